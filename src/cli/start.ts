@@ -1,0 +1,65 @@
+import path from 'node:path';
+import { App, demoBanner, demoConfig, installSignals, startDemoBackends } from '../app/index.js';
+import { compileConfigText, loadConfigFile } from '../config/index.js';
+import { createStderrLogger, ErrorCode, parseDuration, TollgateError } from '../core/index.js';
+
+export interface StartOptions {
+  config: string;
+  demo?: boolean;
+  listen: string;
+  drainTimeout: string;
+}
+
+/** `tollgate start`: load (or build the demo) config, start, and run until a signal. */
+export async function startCommand(options: StartOptions): Promise<void> {
+  const logger = createStderrLogger();
+  let drainMs: number;
+  try {
+    drainMs = parseDuration(options.drainTimeout);
+  } catch (err) {
+    throw new TollgateError(ErrorCode.USAGE, `--drain-timeout: ${(err as Error).message}`, { source: 'usage' });
+  }
+  let closeDemo: (() => Promise<void>) | null = null;
+  let plan: ReturnType<typeof loadConfigFile>;
+  let configPath: string | null = null;
+  if (options.demo === true) {
+    const demo = await startDemoBackends(3);
+    closeDemo = demo.close;
+    try {
+      plan = compileConfigText(demoConfig(options.listen, demo.ports), path.join(process.cwd(), 'tollgate-demo.yaml'));
+    } catch (err) {
+      await demo.close();
+      throw err;
+    }
+  } else {
+    configPath = path.resolve(options.config);
+    plan = loadConfigFile(configPath);
+  }
+  const app = new App(plan, { logger });
+  try {
+    await app.start();
+  } catch (err) {
+    await closeDemo?.();
+    throw err;
+  }
+  const listener = app.proxy.listeners()[0];
+  logger.log('info', 'started', {
+    config: plan.source,
+    listeners: app.proxy.listeners().map((l) => `${l.proto}://${l.plan.host}:${l.port()}`),
+    pid: process.pid,
+  });
+  if (options.demo === true && listener !== undefined) {
+    process.stdout.write(demoBanner(`http://${listener.plan.host}:${listener.port()}`, plan.dataDir));
+  }
+  installSignals(
+    app,
+    configPath,
+    logger,
+    () => {
+      const done = () => process.exit(0);
+      if (closeDemo !== null) closeDemo().then(done, done);
+      else done();
+    },
+    drainMs,
+  );
+}

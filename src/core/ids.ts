@@ -1,0 +1,60 @@
+import { randomFillSync } from 'node:crypto';
+
+/**
+ * Random ids from a pooled buffer: one `randomFillSync` per 4 KiB instead of one per id.
+ * Request ids are 32 hex digits (like a trace id), span ids 16.
+ */
+const POOL_SIZE = 4096;
+const pool = Buffer.allocUnsafe(POOL_SIZE);
+let offset = POOL_SIZE;
+
+function randomHex(bytes: number): string {
+  if (offset + bytes > POOL_SIZE) {
+    randomFillSync(pool);
+    offset = 0;
+  }
+  const s = pool.toString('hex', offset, offset + bytes);
+  offset += bytes;
+  return s;
+}
+
+export function newTraceId(): string {
+  return randomHex(16);
+}
+
+export function newSpanId(): string {
+  return randomHex(8);
+}
+
+export function newRequestId(): string {
+  return randomHex(16);
+}
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+const ZERO_TRACE = '00000000000000000000000000000000';
+const ZERO_SPAN = '0000000000000000';
+
+export interface TraceParent {
+  traceId: string;
+  parentId: string;
+  flags: string;
+}
+
+/** Parses a W3C `traceparent` (version 00); null when absent or malformed. */
+export function parseTraceParent(header: string | undefined): TraceParent | null {
+  if (header === undefined || header.length !== 55) return null;
+  const m = TRACEPARENT.exec(header);
+  if (m === null || m[1] === ZERO_TRACE || m[2] === ZERO_SPAN) return null;
+  return { traceId: m[1]!, parentId: m[2]!, flags: m[3]! };
+}
+
+export function formatTraceParent(traceId: string, spanId: string, flags: string): string {
+  return `00-${traceId}-${spanId}-${flags}`;
+}
+
+const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
+/** An incoming X-Request-Id is kept only if it is 1–128 visible ASCII characters. */
+export function isValidRequestId(value: string): boolean {
+  return REQUEST_ID.test(value);
+}

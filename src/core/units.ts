@@ -1,0 +1,51 @@
+/**
+ * Parsers for the config file's units: durations ("500ms", "2s", "5m", "1h", "30d"),
+ * sizes ("64kb", "1mb"), rates ("100/s", "10/m") and percentages ("5%").
+ * Each returns a number or throws a RangeError whose message names the accepted forms.
+ */
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+const DURATION_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Milliseconds. */
+export function parseDuration(text: string): number {
+  const m = DURATION.exec(text.trim());
+  if (m === null) throw new RangeError(`"${text}" is not a duration: use a number and ms, s, m, h or d, like 500ms or 2s`);
+  return Math.round(Number(m[1]) * DURATION_MS[m[2]!]!);
+}
+
+const SIZE = /^(\d+(?:\.\d+)?)(b|kb|mb|gb)?$/i;
+const SIZE_BYTES: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+/** Bytes. */
+export function parseSize(text: string): number {
+  const m = SIZE.exec(text.trim());
+  if (m === null) throw new RangeError(`"${text}" is not a size: use a number and b, kb, mb or gb, like 64kb`);
+  return Math.round(Number(m[1]) * SIZE_BYTES[(m[2] ?? 'b').toLowerCase()]!);
+}
+
+const RATE = /^(\d+(?:\.\d+)?)\/(s|m|h)$/;
+const RATE_PER_S: Record<string, number> = { s: 1, m: 1 / 60, h: 1 / 3600 };
+
+/** Events per second. */
+export function parseRate(text: string): number {
+  const m = RATE.exec(text.trim());
+  if (m === null) throw new RangeError(`"${text}" is not a rate: use a number, a slash and s, m or h, like 100/s`);
+  return Number(m[1]) * RATE_PER_S[m[2]!]!;
+}
+
+const PERCENT = /^(\d+(?:\.\d+)?)%$/;
+
+/** A fraction: "5%" → 0.05. */
+export function parsePercent(text: string): number {
+  const m = PERCENT.exec(text.trim());
+  if (m === null) throw new RangeError(`"${text}" is not a percentage: use a number and %, like 5%`);
+  return Number(m[1]) / 100;
+}
+
+/** "1500" → "1.5s"-style text for messages: the most readable unit. */
+export function formatDuration(ms: number): string {
+  if (ms < 1) return `${(ms * 1000).toFixed(0)} µs`;
+  if (ms < 1000) return `${ms < 10 ? ms.toFixed(1) : ms.toFixed(0)} ms`;
+  return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+}

@@ -1,0 +1,70 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { RoutePlan } from '../config/index.js';
+import type { Termination } from '../core/index.js';
+import type { Attempt } from './attempt.js';
+import type { ListenerRuntime } from './listener.js';
+import type { PlanRuntime } from './plan-runtime.js';
+import type { PoolRuntime } from './pool-runtime.js';
+
+/**
+ * One request's state as it moves through the phases (DESIGN rule 3: one fixed-shape object per
+ * request, every field set in the constructor). Only pipeline.ts writes to it.
+ */
+export class ProxyContext {
+  readonly listener: ListenerRuntime;
+  readonly runtime: PlanRuntime;
+  readonly req: IncomingMessage;
+  /** Null for an Upgrade (WebSocket) exchange, which has only sockets. */
+  readonly res: ServerResponse | null;
+  readonly startMs: number;
+  readonly startMono: number;
+  // receive
+  requestId = '';
+  traceId = '';
+  spanId = '';
+  traceFlags = '01';
+  peerAddress = '';
+  peerPort: number | null = null;
+  clientAddress = '';
+  clientPort: number | null = null;
+  trustedPeer = false;
+  method = '';
+  path = '';
+  query: string | null = null;
+  hostName: string | null = null;
+  hostPort: number | null = null;
+  hasBody = false;
+  // route
+  route: RoutePlan | null = null;
+  pool: PoolRuntime | null = null;
+  // select / attempts
+  tried: number[] = [];
+  attempts: Attempt[] = [];
+  current: Attempt | null = null;
+  upstreamHeaders: string[] | null = null;
+  queueMs: number | null = null;
+  retrying = false;
+  setCookie: string | null = null;
+  // response
+  answered: Attempt | null = null;
+  statusCode = 0;
+  requestBodySize = 0;
+  responseBodySize = 0;
+  termination: Termination | null = null;
+  errorMessage: string | null = null;
+  upstreamDone = false;
+  /** Upgrade exchanges: the client's socket. */
+  clientSocket: Socket | null = null;
+  upgradeHead: Buffer | null = null;
+  completed = false;
+
+  constructor(listener: ListenerRuntime, runtime: PlanRuntime, req: IncomingMessage, res: ServerResponse | null, startMs: number, startMono: number) {
+    this.listener = listener;
+    this.runtime = runtime;
+    this.req = req;
+    this.res = res;
+    this.startMs = startMs;
+    this.startMono = startMono;
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Header rewriting between client and backend (RFC 9110 §7.6.1): hop-by-hop headers and those
+ * named in Connection are dropped both ways; X-Forwarded-For/-Proto/-Host and Forwarded are
+ * replaced for untrusted peers and extended for trusted ones; X-Request-Id and traceparent are
+ * set by Tollgate. Upstream headers are built as a flat [name, value, …] array (undici's and
+ * node's fastest form).
+ */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
+]);
+
+/** Request headers Tollgate sets itself; the client's copies are dropped or merged. */
+const REPLACED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'x-request-id', 'traceparent', 'expect']);
+
+function connectionTokens(value: string | undefined): Set<string> | null {
+  if (value === undefined) return null;
+  let set: Set<string> | null = null;
+  for (const t of value.split(',')) {
+    const token = t.trim().toLowerCase();
+    if (token === '' || token === 'close' || token === 'keep-alive') continue;
+    (set ??= new Set()).add(token);
+  }
+  return set;
+}
+
+export interface ForwardFacts {
+  peerAddress: string;
+  trusted: boolean;
+  proto: 'http' | 'https';
+  host: string | undefined;
+  requestId: string;
+  traceparent: string;
+  /** For an Upgrade exchange (WebSocket): the Upgrade header to keep; null otherwise. */
+  upgrade: string | null;
+}
+
+function formatForwardedFor(ip: string): string {
+  return ip.indexOf(':') === -1 ? ip : `"[${ip}]"`;
+}
+
+/** Builds the headers sent to the backend from the client's raw headers. */
+export function upstreamRequestHeaders(raw: readonly string[], facts: ForwardFacts): string[] {
+  const out: string[] = [];
+  let connection: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') connection = raw[i + 1];
+  }
+  const extra = connectionTokens(connection);
+  let xff: string | undefined;
+  let xfp: string | undefined;
+  let xfh: string | undefined;
+  let fwd: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || (extra !== null && extra.has(lower))) continue;
+    if (REPLACED.has(lower)) {
+      if (facts.trusted) {
+        const v = raw[i + 1]!;
+        if (lower === 'x-forwarded-for') xff = xff === undefined ? v : `${xff}, ${v}`;
+        else if (lower === 'x-forwarded-proto') xfp ??= v;
+        else if (lower === 'x-forwarded-host') xfh ??= v;
+        else if (lower === 'forwarded') fwd = fwd === undefined ? v : `${fwd}, ${v}`;
+      }
+      continue;
+    }
+    out.push(name, raw[i + 1]!);
+  }
+  const peer = facts.peerAddress;
+  out.push('x-forwarded-for', xff === undefined ? peer : `${xff}, ${peer}`);
+  out.push('x-forwarded-proto', xfp ?? facts.proto);
+  if (xfh !== undefined || facts.host !== undefined) out.push('x-forwarded-host', xfh ?? facts.host!);
+  let element = `for=${formatForwardedFor(peer)};proto=${facts.proto}`;
+  if (facts.host !== undefined) element += `;host="${facts.host}"`;
+  out.push('forwarded', fwd === undefined ? element : `${fwd}, ${element}`);
+  out.push('x-request-id', facts.requestId);
+  out.push('traceparent', facts.traceparent);
+  if (facts.upgrade !== null) out.push('connection', 'upgrade', 'upgrade', facts.upgrade);
+  return out;
+}
+
+/**
+ * Response headers from undici's raw Buffer pairs, without hop-by-hop ones, as a flat string
+ * array for `res.writeHead`. Tollgate's own headers (x-request-id, sticky cookie) are appended.
+ */
+export function downstreamResponseHeaders(raw: readonly Buffer[], requestId: string, setCookie: string | null): string[] {
+  const out: string[] = [];
+  let extra: Set<string> | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 10 && name.toString('latin1').toLowerCase() === 'connection') {
+      extra = connectionTokens(raw[i + 1]!.toString('latin1'));
+    }
+  }
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1');
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || lower === 'x-request-id' || (extra !== null && extra.has(lower))) continue;
+    out.push(name, raw[i + 1]!.toString('latin1'));
+  }
+  out.push('x-request-id', requestId);
+  if (setCookie !== null) out.push('set-cookie', setCookie);
+  return out;
+}
+
+/** Value of a cookie in a Cookie header, or undefined. */
+export function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  let start = 0;
+  while (start < header.length) {
+    let end = header.indexOf(';', start);
+    if (end === -1) end = header.length;
+    const eq = header.indexOf('=', start);
+    if (eq !== -1 && eq < end && header.slice(start, eq).trim() === name) return header.slice(eq + 1, end).trim();
+    start = end + 1;
+  }
+  return undefined;
+}

@@ -1,0 +1,131 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { ListenerPlan } from '../config/index.js';
+import type { TlsFacts } from '../core/index.js';
+import { ErrorCode, TollgateError } from '../core/index.js';
+import { handleClientError, handleRequest, handleUpgrade } from './pipeline.js';
+import type { ProxyServices } from './services.js';
+
+const kTls = Symbol('tollgate.tls');
+type TlsCache = { [kTls]?: TlsFacts };
+
+/**
+ * One listening socket (accept phase): node's HTTP/1.1 server with the listener's limits,
+ * TLS when configured, and a cap on connections per client IP. Requests go to the pipeline.
+ */
+export class ListenerRuntime {
+  plan: ListenerPlan;
+  readonly services: ProxyServices;
+  readonly proto: 'http' | 'https';
+  readonly server: http.Server;
+  /** Open client connections, total and per peer IP. */
+  connections = 0;
+  refusedConnections = 0;
+  readonly #perIp = new Map<string, number>();
+  readonly #sockets = new Set<Socket>();
+
+  constructor(plan: ListenerPlan, services: ProxyServices) {
+    this.plan = plan;
+    this.services = services;
+    this.proto = plan.tls === null ? 'http' : 'https';
+    const limits = plan.limits;
+    const options: http.ServerOptions = {
+      maxHeaderSize: limits.maxHeaderBytes,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+      keepAliveTimeout: 5_000,
+      requireHostHeader: false,
+      noDelay: true,
+    };
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => handleRequest(this, req, res);
+    this.server =
+      plan.tls === null
+        ? http.createServer(options, onRequest)
+        : https.createServer(
+            { ...options, cert: plan.tls.cert, key: plan.tls.key, ...(plan.tls.clientCa === null ? {} : { ca: plan.tls.clientCa, requestCert: true, rejectUnauthorized: false }) },
+            onRequest,
+          );
+    this.server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => handleUpgrade(this, req, socket, head));
+    this.server.on('clientError', (err: Error, socket: Socket) => handleClientError(this, err, socket));
+    this.server.on(plan.tls === null ? 'connection' : 'secureConnection', (socket: Socket) => this.#onConnection(socket));
+  }
+
+  #onConnection(socket: Socket): void {
+    const ip = socket.remoteAddress ?? '';
+    const n = (this.#perIp.get(ip) ?? 0) + 1;
+    if (n > this.plan.limits.maxConnectionsPerIp) {
+      this.refusedConnections++;
+      socket.destroy();
+      return;
+    }
+    this.#perIp.set(ip, n);
+    this.connections++;
+    this.#sockets.add(socket);
+    socket.once('close', () => {
+      this.connections--;
+      this.#sockets.delete(socket);
+      const left = (this.#perIp.get(ip) ?? 1) - 1;
+      if (left <= 0) this.#perIp.delete(ip);
+      else this.#perIp.set(ip, left);
+    });
+  }
+
+  /** TLS facts of a connection, computed once per connection. */
+  tlsFacts(socket: Socket): TlsFacts | null {
+    if (this.proto === 'http') return null;
+    const s = socket as TLSSocket & TlsCache;
+    let facts = s[kTls];
+    if (facts === undefined) {
+      const servername = (s as TLSSocket & { servername?: string | false }).servername;
+      facts = { protocol: s.getProtocol?.() ?? null, cipher: s.getCipher?.()?.name ?? null, serverName: typeof servername === 'string' ? servername : null };
+      s[kTls] = facts;
+    }
+    return facts;
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        reject(new TollgateError(ErrorCode.LISTEN, `listener ${this.plan.name} cannot listen on ${this.plan.host}:${this.plan.port}: ${err.code ?? err.message}`, { source: 'config', cause: err }));
+      };
+      this.server.once('error', onError);
+      this.server.listen(this.plan.port, this.plan.host, () => {
+        this.server.off('error', onError);
+        resolve();
+      });
+    });
+  }
+
+  /** The port actually bound (useful with port 0). */
+  port(): number {
+    const a = this.server.address();
+    return typeof a === 'object' && a !== null ? a.port : this.plan.port;
+  }
+
+  /** Updates limits and TLS material in place (reload). */
+  update(plan: ListenerPlan): void {
+    this.plan = plan;
+    const s = this.server;
+    s.maxHeadersCount = 2000;
+    s.headersTimeout = plan.limits.headersTimeoutMs;
+    s.requestTimeout = plan.limits.requestTimeoutMs;
+    if (plan.tls !== null && s instanceof https.Server) s.setSecureContext({ cert: plan.tls.cert, key: plan.tls.key, ...(plan.tls.clientCa === null ? {} : { ca: plan.tls.clientCa }) });
+  }
+
+  /** Stops accepting; idle keep-alive connections are closed, busy ones finish their request. */
+  stopAccepting(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeIdleConnections();
+    });
+  }
+
+  /** Closes every remaining connection now. */
+  destroyAll(): void {
+    for (const s of this.#sockets) s.destroy();
+    this.server.closeAllConnections();
+  }
+}

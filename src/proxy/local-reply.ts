@@ -1,0 +1,42 @@
+import type { ServerResponse } from 'node:http';
+import type { Termination } from '../core/index.js';
+
+/**
+ * Responses Tollgate writes itself, one per termination: a small JSON body naming the
+ * termination, the diagnostic and the request id, so a client can quote it to an operator.
+ */
+export function writeLocalReply(
+  res: ServerResponse,
+  status: number,
+  termination: Termination,
+  message: string,
+  requestId: string,
+  isHead: boolean,
+): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify({ error: termination, message, request_id: requestId });
+  res.writeHead(status, [
+    'content-type',
+    'application/json',
+    'content-length',
+    String(Buffer.byteLength(body)),
+    'cache-control',
+    'no-store',
+    'x-request-id',
+    requestId,
+  ]);
+  if (isHead) res.end();
+  else res.end(body);
+}
+
+/** The same reply written straight onto a socket (client errors, refused upgrades). */
+export function rawLocalReply(status: number, reason: string, termination: Termination, message: string, requestId: string | null): string {
+  const body = JSON.stringify({ error: termination, message, request_id: requestId });
+  return (
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+    `${requestId === null ? '' : `x-request-id: ${requestId}\r\n`}connection: close\r\n\r\n${body}`
+  );
+}

@@ -1,0 +1,671 @@
+/**
+ * The request lifecycle — the only file that knows the phase order (docs/lifecycle.md):
+ *
+ *   accept → receive → route → admit → select → connect → upstreamRequest → upstreamResponse
+ *          → respond → complete       (any attempt failure → attemptFailed → select | fail → respond)
+ *
+ * Contract:
+ * - `complete` runs exactly once per request that reached `receive`, on every path (answers,
+ *   local replies, client aborts, upstream failures mid-body, internal errors). It is driven by
+ *   the response's 'close' event, which node emits once for finished and aborted responses.
+ * - A phase ends a request only by calling `fail` with a termination; nothing else writes a
+ *   local reply.
+ * - A failed connect (nothing reached the backend) is retried on the next distinct backend for
+ *   any method while tries remain. After the request reached a backend, only idempotent methods
+ *   without a body are retried, only for the reasons in `retries.on`, within the budget.
+ * - A client that goes away is `client_aborted`: never retried, never held against the backend.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Dispatcher } from 'undici';
+import type { AttemptFailure, RequestOutcome, Termination } from '../core/index.js';
+import { formatDuration, formatTraceParent, isValidRequestId, newRequestId, newSpanId, newTraceId, parseTraceParent, statusFor } from '../core/index.js';
+import type { AttemptListener } from './attempt.js';
+import { Attempt } from './attempt.js';
+import { isTrusted, normalizeIp, resolveClient } from './client-address.js';
+import { ProxyContext } from './context.js';
+import { classifyUpstreamError, describeFailure } from './errors.js';
+import { cookieValue, downstreamResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import type { ListenerRuntime } from './listener.js';
+import { rawLocalReply, writeLocalReply } from './local-reply.js';
+import { splitHost } from './route-table.js';
+import type { TunnelListener } from './upgrade.js';
+import { requestHead, Tunnel } from './upgrade.js';
+
+const kContext = Symbol('tollgate.context');
+type WithContext = { [kContext]?: ProxyContext };
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+/** Entry point: node's 'request' event for a listener. */
+export function handleRequest(listener: ListenerRuntime, req: IncomingMessage, res: ServerResponse): void {
+  const services = listener.services;
+  const ctx = new ProxyContext(listener, services.current(), req, res, services.clock.now(), services.clock.monotonic());
+  (res as ServerResponse & WithContext)[kContext] = ctx;
+  res.on('close', onResponseClose);
+  markActive(ctx);
+  try {
+    const t = receive(ctx);
+    if (t !== null) return fail(ctx, t, ctx.errorMessage ?? t);
+    if (!route(ctx)) return fail(ctx, 'no_route', noRouteMessage(ctx));
+    // admit: identity and rate limits arrive with the access-control issue; every request is anonymous.
+    ctx.pool!.active++;
+    select(ctx);
+  } catch (err) {
+    internalError(ctx, err);
+  }
+}
+
+// ---- receive ------------------------------------------------------------------------------
+
+function receive(ctx: ProxyContext): Termination | null {
+  const req = ctx.req;
+  const listener = ctx.listener;
+  const headers = req.headers;
+  const socket = req.socket;
+  ctx.peerAddress = normalizeIp(socket.remoteAddress ?? '');
+  ctx.peerPort = socket.remotePort ?? null;
+  const trusted = listener.plan.trustedProxies;
+  ctx.trustedPeer = trusted !== null && isTrusted(trusted, ctx.peerAddress);
+  if (ctx.trustedPeer) {
+    const c = resolveClient(ctx.peerAddress, ctx.peerPort, trusted, single(headers['x-forwarded-for']), headers.forwarded);
+    ctx.clientAddress = c.address;
+    ctx.clientPort = c.port;
+  } else {
+    ctx.clientAddress = ctx.peerAddress;
+    ctx.clientPort = ctx.peerPort;
+  }
+  const incomingId = single(headers['x-request-id']);
+  ctx.requestId = ctx.trustedPeer && incomingId !== undefined && isValidRequestId(incomingId) ? incomingId : newRequestId();
+  const parent = parseTraceParent(single(headers.traceparent));
+  ctx.traceId = parent === null ? newTraceId() : parent.traceId;
+  ctx.traceFlags = parent === null ? '01' : parent.flags;
+  ctx.spanId = newSpanId();
+  ctx.method = req.method ?? 'GET';
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  ctx.path = q === -1 ? url : url.slice(0, q);
+  ctx.query = q === -1 ? null : url.slice(q + 1);
+  const host = splitHost(headers.host);
+  ctx.hostName = host.name;
+  ctx.hostPort = host.port;
+  ctx.hasBody = headers['content-length'] !== undefined ? headers['content-length'] !== '0' : headers['transfer-encoding'] !== undefined;
+  if (headers.host === undefined ? req.httpVersionMinor === 1 : hostCount(req.rawHeaders) > 1) {
+    ctx.errorMessage = headers.host === undefined ? 'HTTP/1.1 request without a Host header' : 'request has more than one Host header';
+    return 'bad_request';
+  }
+  if (ctx.path.charCodeAt(0) !== 47 && ctx.path !== '*') {
+    ctx.errorMessage = `request target "${ctx.path.slice(0, 100)}" is not an origin-form path; send a path starting with /`;
+    return 'bad_request';
+  }
+  const gate = listener.services.auditGate;
+  if (gate !== null) {
+    const reason = gate();
+    if (reason !== null) {
+      ctx.errorMessage = `refused because the audit trail cannot record it (on_failure: fail_closed): ${reason}`;
+      return 'audit_unavailable';
+    }
+  }
+  return null;
+}
+
+function single(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
+function hostCount(raw: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') n++;
+  return n;
+}
+
+// ---- route --------------------------------------------------------------------------------
+
+function route(ctx: ProxyContext): boolean {
+  const r = ctx.runtime.routes.match(ctx.hostName, ctx.path, ctx.method);
+  if (r === null) return false;
+  ctx.route = r;
+  ctx.pool = ctx.runtime.pools.get(r.pool)!;
+  return true;
+}
+
+function noRouteMessage(ctx: ProxyContext): string {
+  return `no route matches ${ctx.method} ${ctx.hostName ?? '(no host)'}${ctx.path.slice(0, 200)} on listener ${ctx.listener.plan.name}`;
+}
+
+// ---- select → connect ---------------------------------------------------------------------
+
+function hashKeyOf(ctx: ProxyContext): string | null {
+  const key = ctx.pool!.plan.hashKey;
+  if (key === null) return null;
+  if (key.kind === 'client_ip') return ctx.clientAddress;
+  const headers = ctx.req.headers;
+  if (key.kind === 'header') {
+    const v = headers[key.name];
+    return v === undefined ? null : Array.isArray(v) ? v.join(',') : v;
+  }
+  return cookieValue(headers.cookie, key.name) ?? null;
+}
+
+function select(ctx: ProxyContext): void {
+  const pool = ctx.pool!;
+  let index = -1;
+  if (ctx.attempts.length === 0) {
+    if (pool.sticky !== null) {
+      const v = cookieValue(ctx.req.headers.cookie, pool.plan.sticky!.cookie);
+      const i = v === undefined ? -1 : pool.sticky.decode(v);
+      if (i !== -1 && pool.eligible(i)) index = i;
+    }
+    if (index === -1) index = pool.select({ tried: ctx.tried, hashKey: hashKeyOf(ctx) });
+  } else {
+    index = pool.select({ tried: ctx.tried, hashKey: hashKeyOf(ctx) });
+    // every backend was tried: further tries go to any backend again (HAProxy's retries on one server)
+    if (index === -1 && ctx.tried.length > 0) {
+      ctx.tried.length = 0;
+      index = pool.select({ tried: ctx.tried, hashKey: hashKeyOf(ctx) });
+    }
+  }
+  if (index === -1) {
+    const last = ctx.attempts.length === 0 ? null : ctx.attempts[ctx.attempts.length - 1]!;
+    if (last !== null) return fail(ctx, last.termination!, attemptHistory(ctx));
+    const circuit = pool.circuitOpen(ctx.tried);
+    return fail(
+      ctx,
+      circuit ? 'circuit_open' : 'no_healthy_backend',
+      circuit
+        ? `every ready backend of pool ${pool.plan.name} is at max_connections (${pool.plan.maxConnections})`
+        : `no backend of pool ${pool.plan.name} is ready (${describePool(ctx)})`,
+    );
+  }
+  if (pool.sticky !== null && ctx.attempts.length === 0) {
+    const v = cookieValue(ctx.req.headers.cookie, pool.plan.sticky!.cookie);
+    const token = pool.sticky.encode(index);
+    if (v !== token) ctx.setCookie = `${pool.plan.sticky!.cookie}=${token}; Path=/; HttpOnly`;
+  }
+  connect(ctx, index);
+}
+
+function describePool(ctx: ProxyContext): string {
+  const parts: string[] = [];
+  for (const s of ctx.pool!.states) {
+    parts.push(`${s.name}: ${s.draining ? 'draining' : !s.healthy ? 'unhealthy' : s.ejectedUntil !== 0 ? 'ejected' : 'ready'}`);
+  }
+  return parts.join(', ');
+}
+
+function connect(ctx: ProxyContext, index: number): void {
+  const pool = ctx.pool!;
+  const state = pool.states[index]!;
+  const services = ctx.listener.services;
+  const a = new Attempt(ctx, index, state, upstreamPhases, services.clock);
+  state.inflight++;
+  ctx.tried.push(index);
+  ctx.attempts.push(a);
+  ctx.current = a;
+  if (ctx.queueMs === null) ctx.queueMs = services.clock.monotonic() - ctx.startMono;
+  if (ctx.upstreamHeaders === null) {
+    ctx.upstreamHeaders = upstreamRequestHeaders(ctx.req.rawHeaders, {
+      peerAddress: ctx.peerAddress,
+      trusted: ctx.trustedPeer,
+      proto: ctx.listener.proto,
+      host: ctx.req.headers.host,
+      requestId: ctx.requestId,
+      traceparent: formatTraceParent(ctx.traceId, ctx.spanId, ctx.traceFlags),
+      upgrade: null,
+    });
+  }
+  pool.upstreams[index]!.dispatch(
+    { path: ctx.req.url ?? '/', method: ctx.method, headers: ctx.upstreamHeaders, body: ctx.hasBody ? ctx.req : null },
+    a as unknown as Dispatcher.DispatchHandler,
+  );
+}
+
+// ---- upstreamResponse / attemptFailed (the undici handler's callbacks) ---------------------
+
+const upstreamPhases: AttemptListener = {
+  connected(_a) {},
+
+  headers(a, status, raw, resume) {
+    const ctx = a.ctx;
+    a.statusCode = status;
+    a.headersMs = a.elapsed();
+    const retries = ctx.pool!.plan.retries;
+    if (retries.onStatuses.has(status) && mayRetryAfterSend(ctx)) {
+      a.settle('ok', `answered ${status} after ${formatDuration(a.headersMs)}; retried`);
+      a.backend.observeAttempt(status >= 500, a.headersMs, ctx.pool!.plan.outlier);
+      a.abort?.();
+      return retry(ctx);
+    }
+    ctx.answered = a;
+    const res = ctx.res!;
+    if (res.destroyed) return false;
+    res.writeHead(status, downstreamResponseHeaders(raw, ctx.requestId, ctx.setCookie));
+    ctx.statusCode = status;
+    (res as ServerResponse & { [kResume]?: () => void })[kResume] = resume;
+    return true;
+  },
+
+  data(a, chunk) {
+    const ctx = a.ctx;
+    ctx.responseBodySize += chunk.length;
+    const ok = ctx.res!.write(chunk);
+    if (!ok) ctx.res!.once('drain', onResponseDrain);
+    return ok;
+  },
+
+  complete(a) {
+    const ctx = a.ctx;
+    a.settle('ok', null);
+    a.backend.observeAttempt((a.statusCode ?? 0) >= 500, a.headersMs ?? a.durationMs ?? 0, ctx.pool!.plan.outlier);
+    ctx.upstreamDone = true;
+    ctx.termination = 'ok';
+    ctx.res!.end();
+  },
+
+  failed(a, err) {
+    const ctx = a.ctx;
+    const failure = classifyUpstreamError(err, a.connected);
+    const after = formatDuration(a.elapsed());
+    a.settle(failure, `${describeFailure(failure)} after ${after} (${(err as { code?: string }).code ?? err.message})`);
+    if (ctx.completed || ctx.termination === 'client_aborted') return;
+    a.backend.observeAttempt(true, 0, ctx.pool!.plan.outlier);
+    if (ctx.res!.headersSent) {
+      // mid-body: the client already has a status; all we can do is cut the response
+      ctx.upstreamDone = true;
+      ctx.termination = failure;
+      ctx.errorMessage = `${a.backend.name} (${a.backend.address}) failed mid-response: ${a.error}`;
+      ctx.res!.destroy();
+      return;
+    }
+    if (mayRetry(ctx, a, failure)) return retry(ctx);
+    fail(ctx, failure, attemptHistory(ctx));
+  },
+};
+
+const kResume = Symbol('tollgate.resume');
+
+function onResponseDrain(this: ServerResponse & { [kResume]?: () => void }): void {
+  this[kResume]?.();
+}
+
+function mayRetryAfterSend(ctx: ProxyContext): boolean {
+  return IDEMPOTENT.has(ctx.method) && !ctx.hasBody && triesLeft(ctx);
+}
+
+function triesLeft(ctx: ProxyContext): boolean {
+  return ctx.attempts.length <= ctx.pool!.plan.retries.attempts && (ctx.retrying || ctx.pool!.retryAllowed());
+}
+
+function mayRetry(ctx: ProxyContext, a: Attempt, failure: AttemptFailure): boolean {
+  if (!a.connected) return triesLeft(ctx);
+  return ctx.pool!.plan.retries.onFailures.has(failure) && mayRetryAfterSend(ctx);
+}
+
+function retry(ctx: ProxyContext): boolean {
+  if (!ctx.retrying) {
+    ctx.retrying = true;
+    ctx.pool!.activeRetries++;
+  }
+  select(ctx);
+  return false;
+}
+
+function attemptHistory(ctx: ProxyContext): string {
+  const parts: string[] = [];
+  for (let i = 0; i < ctx.attempts.length; i++) {
+    const a = ctx.attempts[i]!;
+    const verb = i === 0 ? 'attempt' : 'retried on';
+    parts.push(`${verb} ${a.backend.name} (${a.backend.address}): ${a.error ?? `answered ${a.statusCode}`}`);
+  }
+  return `${parts.join('; ')}; no tries left`;
+}
+
+// ---- fail → respond → complete ------------------------------------------------------------
+
+function fail(ctx: ProxyContext, termination: Termination, message: string): void {
+  ctx.termination = termination;
+  ctx.errorMessage = message;
+  const status = statusFor(termination);
+  ctx.statusCode = status;
+  writeLocalReply(ctx.res!, status, termination, message, ctx.requestId, ctx.method === 'HEAD');
+}
+
+function internalError(ctx: ProxyContext, err: unknown): void {
+  const message = `internal error: ${err instanceof Error ? err.message : String(err)}`;
+  ctx.listener.services.logger.log('error', 'request failed inside tollgate', {
+    request_id: ctx.requestId,
+    error: err instanceof Error ? err.stack : String(err),
+  });
+  if (ctx.current !== null && !ctx.current.settled) {
+    ctx.current.settle('internal_error', message);
+    ctx.current.abort?.();
+  }
+  fail(ctx, 'internal_error', message);
+}
+
+/** 'close' on the response: the one place `complete` starts. */
+function onResponseClose(this: ServerResponse & WithContext): void {
+  const ctx = this[kContext];
+  if (ctx === undefined || ctx.completed) return;
+  ctx.completed = true;
+  if (!this.writableFinished) {
+    // the client went away (or we cut the response after an upstream failure)
+    if (ctx.termination === null || ctx.termination === 'ok') {
+      ctx.termination = 'client_aborted';
+      ctx.errorMessage = `client closed the connection after ${formatDuration(ctx.listener.services.clock.monotonic() - ctx.startMono)}${
+        this.headersSent ? ` with ${ctx.responseBodySize} response bytes sent` : ' before a response was sent'
+      }`;
+      if (!this.headersSent) ctx.statusCode = 499;
+    }
+    const a = ctx.current;
+    if (a !== null && a.settle(ctx.termination === 'client_aborted' ? 'client_aborted' : a.termination ?? ctx.termination, a.error)) {
+      a.abort?.(new Error('client aborted'));
+    }
+  }
+  if (ctx.pool !== null) {
+    ctx.pool.active--;
+    if (ctx.retrying) ctx.pool.activeRetries--;
+  }
+  complete(ctx);
+}
+
+function complete(ctx: ProxyContext): void {
+  const services = ctx.listener.services;
+  try {
+    services.observer.onOutcome(toOutcome(ctx, services.clock.now()));
+  } catch (err) {
+    services.logger.log('error', 'outcome observer failed', { error: err instanceof Error ? err.stack : String(err) });
+  }
+}
+
+function toOutcome(ctx: ProxyContext, endMs: number): RequestOutcome {
+  const req = ctx.req;
+  const answered = ctx.answered;
+  const backend = answered?.backend ?? null;
+  const attempts = [];
+  for (const a of ctx.attempts) attempts.push(a.toOutcome());
+  const termination = ctx.termination ?? 'internal_error';
+  const route = ctx.route;
+  return {
+    requestId: ctx.requestId,
+    traceId: ctx.traceId,
+    spanId: ctx.spanId,
+    startMs: ctx.startMs,
+    endMs,
+    clientAddress: ctx.clientAddress,
+    clientPort: ctx.clientPort,
+    peerAddress: ctx.peerAddress,
+    peerPort: ctx.peerPort,
+    userAgent: req.headers['user-agent'] ?? null,
+    method: ctx.method,
+    path: ctx.path,
+    query: ctx.query,
+    serverAddress: ctx.hostName,
+    serverPort: ctx.hostPort,
+    requestHeaders: req.headers,
+    requestBodySize: ctx.requestBodySize,
+    responseBodySize: ctx.responseBodySize,
+    statusCode: ctx.statusCode,
+    tls: ctx.listener.tlsFacts(req.socket),
+    userName: null,
+    identityMethod: 'anonymous',
+    listener: ctx.listener.plan.name,
+    route: route === null ? null : route.name,
+    pool: route === null ? null : route.pool,
+    owner: route === null ? null : route.owner,
+    tags: route === null ? null : route.tags,
+    backendName: backend === null ? null : backend.name,
+    backendAddress: backend === null ? null : backend.address,
+    upstreamStatus: answered === null ? null : answered.statusCode,
+    timings: {
+      queue: ctx.queueMs,
+      connect: answered === null ? null : answered.connectMs,
+      upstreamHeaders: answered === null ? null : answered.headersMs,
+      upstreamTotal: answered === null ? null : answered.durationMs,
+    },
+    attempts,
+    termination,
+    errorMessage: termination === 'ok' ? null : (ctx.errorMessage ?? termination),
+    upgraded: false,
+  };
+}
+
+// ---- Upgrade (WebSocket): receive → route → select → connect → tunnel → complete ----------
+
+/** Entry point: node's 'upgrade' event. */
+export function handleUpgrade(listener: ListenerRuntime, req: IncomingMessage, socket: Socket, head: Buffer): void {
+  const services = listener.services;
+  const ctx = new ProxyContext(listener, services.current(), req, null, services.clock.now(), services.clock.monotonic());
+  ctx.clientSocket = socket;
+  socket.on('error', ignoreError);
+  try {
+    const t = receive(ctx);
+    if (t !== null) return rejectUpgrade(ctx, t, ctx.errorMessage ?? t);
+    if (!route(ctx)) return rejectUpgrade(ctx, 'no_route', noRouteMessage(ctx));
+    ctx.pool!.active++;
+    ctx.upstreamHeaders = upstreamRequestHeaders(req.rawHeaders, {
+      peerAddress: ctx.peerAddress,
+      trusted: ctx.trustedPeer,
+      proto: listener.proto,
+      host: req.headers.host,
+      requestId: ctx.requestId,
+      traceparent: formatTraceParent(ctx.traceId, ctx.spanId, ctx.traceFlags),
+      upgrade: req.headers.upgrade ?? 'websocket',
+    });
+    selectTunnel(ctx, head);
+  } catch (err) {
+    rejectUpgrade(ctx, 'internal_error', `internal error: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+function ignoreError(): void {}
+
+function selectTunnel(ctx: ProxyContext, head: Buffer): void {
+  const pool = ctx.pool!;
+  const index = pool.select({ tried: ctx.tried, hashKey: hashKeyOf(ctx) });
+  if (index === -1) {
+    const last = ctx.attempts.length === 0 ? null : ctx.attempts[ctx.attempts.length - 1]!;
+    if (last !== null) return rejectUpgrade(ctx, last.termination!, attemptHistory(ctx));
+    return rejectUpgrade(ctx, 'no_healthy_backend', `no backend of pool ${pool.plan.name} is ready (${describePool(ctx)})`);
+  }
+  const state = pool.states[index]!;
+  const a = new Attempt(ctx, index, state, upstreamPhases, ctx.listener.services.clock);
+  state.inflight++;
+  ctx.tried.push(index);
+  ctx.attempts.push(a);
+  ctx.current = a;
+  if (ctx.queueMs === null) ctx.queueMs = ctx.listener.services.clock.monotonic() - ctx.startMono;
+  const t = new Tunnel(ctx.clientSocket!, state.host, state.port, requestHead(ctx.method, ctx.req.url ?? '/', ctx.upstreamHeaders!), head, pool.plan.timeouts.connectMs, tunnelPhases);
+  tunnels.set(t, a);
+  ctx.upgradeHead = head;
+}
+
+const tunnels = new WeakMap<Tunnel, Attempt>();
+
+const tunnelPhases: TunnelListener = {
+  connected(t) {
+    const a = tunnels.get(t)!;
+    a.connected = true;
+    a.connectMs = a.elapsed();
+  },
+  status(t, status) {
+    const a = tunnels.get(t)!;
+    a.statusCode = status;
+    a.headersMs = a.elapsed();
+    a.ctx.answered = a;
+    a.ctx.statusCode = status;
+  },
+  closed(t, error) {
+    const a = tunnels.get(t)!;
+    const ctx = a.ctx;
+    if (!t.connected) {
+      const failure = classifyUpstreamError(error ?? new Error('closed'), false);
+      a.settle(failure, `${describeFailure(failure)} after ${formatDuration(a.elapsed())} (${error?.code ?? error?.message ?? 'closed'})`);
+      a.backend.observeAttempt(true, 0, ctx.pool!.plan.outlier);
+      if (triesLeft(ctx)) {
+        if (!ctx.retrying) {
+          ctx.retrying = true;
+          ctx.pool!.activeRetries++;
+        }
+        return selectTunnel(ctx, ctx.upgradeHead!);
+      }
+      return rejectUpgrade(ctx, failure, attemptHistory(ctx));
+    }
+    ctx.requestBodySize = t.bytesUp;
+    ctx.responseBodySize = t.bytesDown;
+    if (a.statusCode === null) {
+      a.settle('upstream_reset', 'backend closed the connection before answering the upgrade');
+      ctx.termination = 'upstream_reset';
+      ctx.errorMessage = `${a.backend.name} (${a.backend.address}) closed the connection before answering the upgrade`;
+      ctx.statusCode = 502;
+    } else {
+      a.settle('ok', null);
+      ctx.termination = 'ok';
+    }
+    a.backend.observeAttempt(false, a.headersMs ?? 0, null);
+    finishUpgrade(ctx);
+  },
+};
+
+function rejectUpgrade(ctx: ProxyContext, termination: Termination, message: string): void {
+  ctx.termination = termination;
+  ctx.errorMessage = message;
+  ctx.statusCode = statusFor(termination);
+  const socket = ctx.clientSocket!;
+  if (socket.writable) socket.end(rawLocalReply(ctx.statusCode, 'Error', termination, message, ctx.requestId));
+  socket.destroy();
+  finishUpgrade(ctx);
+}
+
+function finishUpgrade(ctx: ProxyContext): void {
+  if (ctx.completed) return;
+  ctx.completed = true;
+  if (ctx.pool !== null) {
+    ctx.pool.active--;
+    if (ctx.retrying) ctx.pool.activeRetries--;
+  }
+  const services = ctx.listener.services;
+  const outcome = toOutcome(ctx, services.clock.now());
+  outcome.upgraded = true;
+  try {
+    services.observer.onOutcome(outcome);
+  } catch (err) {
+    services.logger.log('error', 'outcome observer failed', { error: err instanceof Error ? err.stack : String(err) });
+  }
+}
+
+// ---- receive failures node detects itself (malformed requests, oversized heads, timeouts) --
+
+const kActive = Symbol('tollgate.active');
+
+/** Node's 'clientError': a request it could not parse, or a timeout. Ends in one record. */
+export function handleClientError(listener: ListenerRuntime, err: Error & { code?: string; rawPacket?: Buffer }, socket: Socket): void {
+  const code = err.code ?? '';
+  const active = (socket as Socket & { [kActive]?: ProxyContext })[kActive];
+  let termination: Termination;
+  let message: string;
+  if (code === 'HPE_HEADER_OVERFLOW') {
+    termination = 'too_large';
+    message = `request head is larger than max_header_bytes (${listener.plan.limits.maxHeaderBytes} bytes) of listener ${listener.plan.name}`;
+  } else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    termination = 'client_timeout';
+    message = `client did not send the whole request in time (headers_timeout ${listener.plan.limits.headersTimeoutMs} ms, request_timeout ${listener.plan.limits.requestTimeoutMs} ms)`;
+  } else if (code.startsWith('HPE_') || code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    termination = 'bad_request';
+    message = `malformed request: ${err.message.replace(/^Parse Error: /, '')} (${code})`;
+  } else {
+    // a socket error (ECONNRESET, …): record it only if part of a request had arrived
+    termination = 'client_aborted';
+    message = `client connection failed mid-request: ${code || err.message}`;
+  }
+  if (active !== undefined && !active.completed && active.res !== null) {
+    // the request was already being handled (e.g. its body was too slow): end that one
+    if (termination === 'client_timeout' || termination === 'bad_request') fail(active, termination, message);
+    socket.destroy();
+    return;
+  }
+  const raw = err.rawPacket;
+  if (termination === 'client_aborted' && (raw === undefined || raw.length === 0)) {
+    socket.destroy();
+    return;
+  }
+  const status = termination === 'too_large' ? 431 : termination === 'client_aborted' ? 499 : statusFor(termination);
+  const requestId = newRequestId();
+  if (termination !== 'client_aborted' && socket.writable) {
+    socket.end(rawLocalReply(status, status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request', termination, message, requestId));
+  }
+  socket.destroy();
+  recordClientError(listener, socket, raw, requestId, termination, status, message);
+}
+
+function recordClientError(
+  listener: ListenerRuntime,
+  socket: Socket,
+  raw: Buffer | undefined,
+  requestId: string,
+  termination: Termination,
+  status: number,
+  message: string,
+): void {
+  const services = listener.services;
+  const now = services.clock.now();
+  // best effort: the request line, for the record
+  let method = '';
+  let path = '';
+  if (raw !== undefined && raw.length > 0) {
+    const text = raw.toString('latin1', 0, Math.min(raw.length, 8192));
+    const eol = text.search(/\r?\n/);
+    const parts = (eol === -1 ? text : text.slice(0, eol)).split(' ');
+    method = (parts[0] ?? '').slice(0, 32);
+    path = (parts[1] ?? '').slice(0, 2048);
+  }
+  const q = path.indexOf('?');
+  const peer = normalizeIp(socket.remoteAddress ?? '');
+  const outcome: RequestOutcome = {
+    requestId,
+    traceId: newTraceId(),
+    spanId: newSpanId(),
+    startMs: now,
+    endMs: now,
+    clientAddress: peer,
+    clientPort: socket.remotePort ?? null,
+    peerAddress: peer,
+    peerPort: socket.remotePort ?? null,
+    userAgent: null,
+    method,
+    path: q === -1 ? path : path.slice(0, q),
+    query: q === -1 ? null : path.slice(q + 1),
+    serverAddress: null,
+    serverPort: null,
+    requestHeaders: {},
+    requestBodySize: 0,
+    responseBodySize: 0,
+    statusCode: status,
+    tls: listener.tlsFacts(socket),
+    userName: null,
+    identityMethod: 'anonymous',
+    listener: listener.plan.name,
+    route: null,
+    pool: null,
+    owner: null,
+    tags: null,
+    backendName: null,
+    backendAddress: null,
+    upstreamStatus: null,
+    timings: { queue: null, connect: null, upstreamHeaders: null, upstreamTotal: null },
+    attempts: [],
+    termination,
+    errorMessage: message,
+    upgraded: false,
+  };
+  try {
+    services.observer.onOutcome(outcome);
+  } catch (e) {
+    services.logger.log('error', 'outcome observer failed', { error: e instanceof Error ? e.stack : String(e) });
+  }
+}
+
+/** Marks the request a socket is serving, so a timeout on that socket ends that request. */
+function markActive(ctx: ProxyContext): void {
+  (ctx.req.socket as Socket & { [kActive]?: ProxyContext })[kActive] = ctx;
+}
