@@ -264,6 +264,13 @@ const upstreamPhases: AttemptListener = {
 
   failed(a, err) {
     const ctx = a.ctx;
+    const code = (err as { code?: string }).code;
+    if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') {
+      // undici refused the request before sending it (a header it will not write): the client's fault
+      a.settle('bad_request', `not sent: ${err.message}`);
+      if (!ctx.completed) fail(ctx, 'bad_request', `the request cannot be forwarded: ${err.message}`);
+      return;
+    }
     const failure = classifyUpstreamError(err, a.connected);
     const after = formatDuration(a.elapsed());
     a.settle(failure, `${describeFailure(failure)} after ${after} (${(err as { code?: string }).code ?? err.message})`);

@@ -1,0 +1,244 @@
+import { BlockList } from 'node:net';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import type { AttemptFailure } from '../core/index.js';
+import { parseDuration, parseSize } from '../core/index.js';
+import { parseAddress, parseSubnet } from './address.js';
+import type {
+  AdminPlan,
+  AuditPlan,
+  BackendPlan,
+  HashKey,
+  ListenerPlan,
+  PoolPlan,
+  RetryPlan,
+  RoutePlan,
+  RuntimePlan,
+  SinkPlan,
+} from './plan.js';
+import type { Finding, PathKey } from './problem.js';
+import { finding } from './problem.js';
+import type { Config } from './schema.js';
+import { loadTls } from './tls-files.js';
+
+/**
+ * A validated Config → the immutable RuntimePlan of plan.ts. Reads TLS files; refuses features
+ * this build accepts in the schema but does not enforce yet, so nobody believes they are on.
+ */
+export interface CompileContext {
+  /** Absolute path of the config file, or '<inline>' / '<demo>'. */
+  readonly source: string;
+  /** The folder relative paths in the config start from. */
+  readonly baseDir: string;
+  readonly text: string;
+}
+
+export interface Compilation {
+  /** Null when there are findings. */
+  readonly plan: RuntimePlan | null;
+  readonly findings: readonly Finding[];
+}
+
+type ListenerConfig = Config['listeners'][number];
+type PoolConfig = Config['pools'][number];
+type SinkConfig = Config['audit']['sinks'][number];
+
+const UNSUPPORTED_SINKS = new Set(['syslog', 'otlp', 'postgres']);
+
+export function compileConfig(config: Config, ctx: CompileContext): Compilation {
+  const out: Finding[] = [];
+  refuseUnsupported(config, out);
+  const dataDir = resolve(ctx.baseDir, config.data_dir);
+  const listeners = config.listeners.map((l, i) => listenerPlan(l, ctx.baseDir, ['listeners', i], out));
+  const pools = new Map(config.pools.map((p) => [p.name, poolPlan(p)] as const));
+  const admin: AdminPlan | null =
+    config.admin === undefined
+      ? null
+      : {
+          ...hostPort(config.admin.address, true),
+          tls:
+            config.admin.tls === undefined
+              ? null
+              : loadTls(config.admin.tls, ctx.baseDir, ['admin', 'tls'], out),
+          lockout: {
+            failures: config.admin.lockout.failures,
+            windowMs: parseDuration(config.admin.lockout.window),
+          },
+          metricsPublic: config.admin.metrics_public,
+        };
+  if (out.length > 0) return { plan: null, findings: out };
+  const plan: RuntimePlan = {
+    source: ctx.source,
+    dataDir,
+    workers: config.workers === 'auto' ? availableParallelism() : config.workers,
+    listeners,
+    routes: config.routes.map(routePlan),
+    pools,
+    audit: auditPlan(config.audit, dataDir),
+    admin,
+    config: structuredClone(config),
+    text: ctx.text,
+  };
+  return { plan: deepFreeze(plan), findings: [] };
+}
+
+function refuseUnsupported(config: Config, out: Finding[]): void {
+  config.routes.forEach((route, i) => {
+    if (route.auth !== undefined)
+      out.push(finding(['routes', i, 'auth'], 'key', 'route auth is not supported by this build yet'));
+    if (route.rate_limit !== undefined) {
+      out.push(finding(['routes', i, 'rate_limit'], 'key', 'rate_limit is not supported by this build yet'));
+    }
+  });
+  config.audit.sinks.forEach((sink, i) => {
+    if (UNSUPPORTED_SINKS.has(sink.type)) {
+      out.push(
+        finding(
+          ['audit', 'sinks', i, 'type'],
+          'value',
+          `the ${sink.type} sink is not supported by this build yet`,
+        ),
+      );
+    }
+  });
+  if (config.fleet !== undefined)
+    out.push(finding(['fleet'], 'key', 'fleet is not supported by this build yet'));
+}
+
+function hostPort(address: string, allowZero: boolean): { host: string; port: number } {
+  const parsed = parseAddress(address, allowZero);
+  if (typeof parsed === 'string') throw new Error(`unvalidated address ${address}: ${parsed}`);
+  return { host: parsed.host, port: parsed.port };
+}
+
+function listenerPlan(l: ListenerConfig, baseDir: string, path: PathKey[], out: Finding[]): ListenerPlan {
+  let trustedProxies: BlockList | null = null;
+  for (const entry of l.trusted_proxies) {
+    const subnet = parseSubnet(entry);
+    if (typeof subnet === 'string') continue; // validated already
+    trustedProxies ??= new BlockList();
+    trustedProxies.addSubnet(subnet.network, subnet.prefix, subnet.family);
+  }
+  return {
+    name: l.name,
+    ...hostPort(l.address, true),
+    tls: l.tls === undefined ? null : loadTls(l.tls, baseDir, [...path, 'tls'], out),
+    trustedProxies,
+    limits: {
+      maxHeaderBytes: parseSize(l.limits.max_header_bytes),
+      headersTimeoutMs: parseDuration(l.limits.headers_timeout),
+      requestTimeoutMs: parseDuration(l.limits.request_timeout),
+      maxConnectionsPerIp: l.limits.max_connections_per_ip,
+    },
+  };
+}
+
+function routePlan(r: Config['routes'][number]): RoutePlan {
+  const tags =
+    r.tags === undefined ? null : Object.fromEntries(Object.entries(r.tags).map(([k, v]) => [k, String(v)]));
+  return {
+    name: r.name,
+    host: r.match.host?.toLowerCase() ?? null,
+    pathPrefix: r.match.path_prefix ?? null,
+    methods: r.match.methods === undefined ? null : new Set(r.match.methods.map((m) => m.toUpperCase())),
+    pool: r.pool,
+    owner: r.owner ?? null,
+    tags,
+  };
+}
+
+function poolPlan(p: PoolConfig): PoolPlan {
+  const backends: BackendPlan[] = p.backends.map((b) => ({
+    name: b.name,
+    address: b.address,
+    ...hostPort(b.address, false),
+    weight: b.weight,
+  }));
+  const hc = p.health_check;
+  const od = p.outlier_detection;
+  return {
+    name: p.name,
+    algorithm: p.algorithm,
+    hashKey: p.hash_key === undefined ? null : hashKey(p.hash_key),
+    sticky: p.sticky === undefined ? null : { cookie: p.sticky.cookie },
+    backends,
+    healthCheck:
+      hc === undefined
+        ? null
+        : {
+            path: hc.path,
+            intervalMs: parseDuration(hc.interval),
+            timeoutMs: parseDuration(hc.timeout),
+            healthyThreshold: hc.healthy_threshold,
+            unhealthyThreshold: hc.unhealthy_threshold,
+          },
+    outlier:
+      od === undefined
+        ? null
+        : { consecutiveFailures: od.consecutive_failures, ejectionTimeMs: parseDuration(od.ejection_time) },
+    retries: retryPlan(p.retries),
+    timeouts: {
+      connectMs: parseDuration(p.timeouts.connect),
+      responseHeaderMs: parseDuration(p.timeouts.response_header),
+      idleMs: parseDuration(p.timeouts.idle),
+    },
+    maxConnections: p.max_connections,
+  };
+}
+
+function hashKey(text: string): HashKey {
+  if (text.startsWith('header:')) return { kind: 'header', name: text.slice('header:'.length).toLowerCase() };
+  if (text.startsWith('cookie:')) return { kind: 'cookie', name: text.slice('cookie:'.length) };
+  return { kind: 'client_ip' };
+}
+
+function retryPlan(r: PoolConfig['retries']): RetryPlan {
+  const onFailures = new Set<AttemptFailure>();
+  const onStatuses = new Set<number>();
+  for (const reason of r.on) {
+    if (typeof reason === 'number') onStatuses.add(reason);
+    else if (reason === 'connect_failure') {
+      onFailures.add('upstream_connect_refused').add('upstream_connect_timeout').add('upstream_tls_error');
+    } else if (reason === 'reset') onFailures.add('upstream_reset');
+    else onFailures.add(reason);
+  }
+  return { attempts: r.attempts, onFailures, onStatuses, budget: r.budget_percent / 100 };
+}
+
+function auditPlan(a: Config['audit'], dataDir: string): AuditPlan {
+  return {
+    storePath: resolve(dataDir, a.store.path),
+    retentionMs: parseDuration(a.store.retention),
+    sinks: a.sinks.map((s) => sinkPlan(s, dataDir)),
+    captureHeaders: a.capture_headers.map((h) => h.toLowerCase()),
+    redactHeaders: new Set(a.redact.headers.map((h) => h.toLowerCase())),
+    redactQueryParams: new Set(a.redact.query_params.map((q) => q.toLowerCase())),
+    onFailure: a.on_failure,
+    durability: a.durability,
+    chain: { enabled: a.chain.enabled, checkpointIntervalMs: parseDuration(a.chain.checkpoint_interval) },
+  };
+}
+
+function sinkPlan(s: SinkConfig, dataDir: string): SinkPlan {
+  const { type, ...options } = s;
+  if (s.type === 'jsonl') {
+    const rotateBytes = s.rotate === undefined ? null : parseSize(s.rotate);
+    return { type, options: { ...options, path: resolve(dataDir, s.path), rotateBytes } };
+  }
+  if (s.type === 'combined') return { type, options: { ...options, path: resolve(dataDir, s.path) } };
+  return { type, options };
+}
+
+/** Freezes plain objects and arrays (not Buffers, Sets, Maps or BlockLists, which stay read-only by type). */
+function deepFreeze<T>(value: T): T {
+  if (
+    Array.isArray(value) ||
+    (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype)
+  ) {
+    for (const child of Object.values(value as object)) deepFreeze(child);
+    Object.freeze(value);
+  } else if (value instanceof Map) {
+    for (const child of value.values()) deepFreeze(child);
+  }
+  return value;
+}

@@ -1,0 +1,162 @@
+import type { BlockList } from 'node:net';
+import type { AttemptFailure } from '../core/index.js';
+
+/**
+ * The immutable runtime plan compiled from a validated config (DESIGN rule 2). Everything the
+ * hot path looks up is precomputed here: lower-cased hosts, method sets, parsed durations in ms,
+ * sizes in bytes, TLS material read from disk. A failed compile throws and changes nothing.
+ */
+export interface RuntimePlan {
+  /** Absolute path of the config file, or '<inline>' / '<demo>'. */
+  readonly source: string;
+  /** Absolute data directory. */
+  readonly dataDir: string;
+  /** 1 or more; `auto` is resolved to the number of cores at compile time. */
+  readonly workers: number;
+  readonly listeners: readonly ListenerPlan[];
+  /** In config order; first match wins. */
+  readonly routes: readonly RoutePlan[];
+  readonly pools: ReadonlyMap<string, PoolPlan>;
+  readonly audit: AuditPlan;
+  readonly admin: AdminPlan | null;
+  /** The validated config as plain data (defaults applied), for diffs and `GET /api/v1/config`. */
+  readonly config: unknown;
+  /** The config text it was compiled from. */
+  readonly text: string;
+}
+
+export interface ListenerLimits {
+  readonly maxHeaderBytes: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly maxConnectionsPerIp: number;
+}
+
+export interface TlsPlan {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly clientCa: Buffer | null;
+}
+
+export interface ListenerPlan {
+  readonly name: string;
+  /** Host part without brackets ("127.0.0.1", "::1", "0.0.0.0"). */
+  readonly host: string;
+  readonly port: number;
+  readonly tls: TlsPlan | null;
+  /** Peers whose X-Forwarded-For / Forwarded / X-Request-Id are believed; null when none. */
+  readonly trustedProxies: BlockList | null;
+  readonly limits: ListenerLimits;
+}
+
+export interface RoutePlan {
+  readonly name: string;
+  /** Lower-case host to match exactly, or `*.example.com` for a suffix match; null matches any. */
+  readonly host: string | null;
+  readonly pathPrefix: string | null;
+  /** Upper-case methods; null matches any. */
+  readonly methods: ReadonlySet<string> | null;
+  readonly pool: string;
+  readonly owner: string | null;
+  readonly tags: Readonly<Record<string, string>> | null;
+}
+
+export type Algorithm =
+  | 'round_robin'
+  | 'weighted_round_robin'
+  | 'least_connections'
+  | 'p2c_ewma'
+  | 'consistent_hash';
+
+export type HashKey =
+  | { readonly kind: 'client_ip' }
+  | { readonly kind: 'header'; readonly name: string }
+  | { readonly kind: 'cookie'; readonly name: string };
+
+export interface BackendPlan {
+  readonly name: string;
+  /** "127.0.0.1:9001" or "[::1]:9001" as written. */
+  readonly address: string;
+  readonly host: string;
+  readonly port: number;
+  readonly weight: number;
+}
+
+export interface HealthCheckPlan {
+  readonly path: string;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly healthyThreshold: number;
+  readonly unhealthyThreshold: number;
+}
+
+export interface OutlierPlan {
+  readonly consecutiveFailures: number;
+  readonly ejectionTimeMs: number;
+}
+
+/** A reason `retries.on` may name: an attempt failure, or an upstream status code. */
+export type RetryReason = AttemptFailure | 'connect_failure' | 'reset' | number;
+
+export interface RetryPlan {
+  /** Tries after the first. */
+  readonly attempts: number;
+  /** Attempt failures that may be retried (connect failures are expanded to their codes). */
+  readonly onFailures: ReadonlySet<AttemptFailure>;
+  /** Upstream statuses that may be retried (only before any response byte reached the client). */
+  readonly onStatuses: ReadonlySet<number>;
+  /** Retries may not exceed this fraction of the pool's active requests (at least 3 concurrent retries are always allowed). */
+  readonly budget: number;
+}
+
+export interface TimeoutPlan {
+  readonly connectMs: number;
+  readonly responseHeaderMs: number;
+  readonly idleMs: number;
+}
+
+export interface PoolPlan {
+  readonly name: string;
+  readonly algorithm: Algorithm;
+  readonly hashKey: HashKey | null;
+  readonly sticky: { readonly cookie: string } | null;
+  readonly backends: readonly BackendPlan[];
+  readonly healthCheck: HealthCheckPlan | null;
+  readonly outlier: OutlierPlan | null;
+  readonly retries: RetryPlan;
+  readonly timeouts: TimeoutPlan;
+  readonly maxConnections: number;
+}
+
+export interface SinkPlan {
+  readonly type: 'jsonl' | 'combined' | 'stdout' | 'syslog' | 'otlp' | 'postgres';
+  /**
+   * The sink's settings as validated (paths already absolute). jsonl also gets `rotateBytes`
+   * (number | null) parsed from `rotate`.
+   */
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+export interface AuditPlan {
+  readonly storePath: string;
+  readonly retentionMs: number;
+  readonly sinks: readonly SinkPlan[];
+  /** Lower-case header names to copy into `http.request.header`. */
+  readonly captureHeaders: readonly string[];
+  /** Lower-case header names. */
+  readonly redactHeaders: ReadonlySet<string>;
+  /** Lower-case parameter names: compare with the lower-cased name so `Token=` is redacted too. */
+  readonly redactQueryParams: ReadonlySet<string>;
+  readonly onFailure: 'fail_open' | 'fail_closed';
+  readonly durability: 'batched' | 'strict';
+  readonly chain: { readonly enabled: boolean; readonly checkpointIntervalMs: number };
+}
+
+export interface AdminPlan {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: TlsPlan | null;
+  readonly lockout: { readonly failures: number; readonly windowMs: number };
+  /** `admin.metrics_public`: GET /metrics answers without a token. */
+  readonly metricsPublic: boolean;
+}
