@@ -4,7 +4,7 @@ import type { RuntimePlan } from '../config/index.js';
 import { diffConfig } from '../config/index.js';
 import type { Clock, Logger, OutcomeObserver, RequestOutcome } from '../core/index.js';
 import { systemClock, systemEvent } from '../core/index.js';
-import { Proxy } from '../proxy/index.js';
+import { DataPlane } from '../proxy/index.js';
 import { EventLog } from './event-log.js';
 
 export interface AppOptions {
@@ -21,7 +21,7 @@ export interface AppOptions {
  * observers, health/admin events to the event log, and owns start, reload and stop.
  */
 export class App {
-  readonly proxy: Proxy;
+  readonly proxy: DataPlane;
   readonly recorder: Recorder;
   readonly events: EventLog;
   readonly #logger: Logger;
@@ -43,7 +43,7 @@ export class App {
               for (const ob of observers) ob.onOutcome(o);
             },
           };
-    this.proxy = new Proxy({ clock, observer, logger: options.logger, events: this.events });
+    this.proxy = new DataPlane({ clock, observer, logger: options.logger, events: this.events });
   }
 
   get plan(): RuntimePlan {
@@ -52,7 +52,12 @@ export class App {
 
   async start(): Promise<void> {
     await this.proxy.start(this.#plan);
-    this.events.emit(systemEvent('tollgate_started', 'success', null, { config: this.#plan.source, listeners: this.#plan.listeners.length }));
+    this.events.emit(
+      systemEvent('tollgate_started', 'success', null, {
+        config: this.#plan.source,
+        listeners: this.#plan.listeners.length,
+      }),
+    );
   }
 
   /** Applies an already compiled plan (SIGHUP or the admin API). */
@@ -61,12 +66,23 @@ export class App {
     try {
       await this.proxy.reload(plan);
     } catch (err) {
-      this.events.emit({ ...systemEvent('config_reload', 'failure', err instanceof Error ? err.message : String(err), { config: plan.source }, actor) });
+      this.events.emit({
+        ...systemEvent(
+          'config_reload',
+          'failure',
+          err instanceof Error ? err.message : String(err),
+          { config: plan.source },
+          actor,
+        ),
+      });
       throw err;
     }
     this.recorder.reload(plan);
     this.#plan = plan;
-    this.events.emit({ ...systemEvent('config_reload', 'success', null, { config: plan.source }, actor), diff: diffConfig(before.config, plan.config) });
+    this.events.emit({
+      ...systemEvent('config_reload', 'success', null, { config: plan.source }, actor),
+      diff: diffConfig(before.config, plan.config),
+    });
   }
 
   /** A reload refused before it reached the proxy (invalid config): recorded, nothing changes. */
@@ -80,7 +96,13 @@ export class App {
     this.#stopped = true;
     const { cut } = await this.proxy.drain(deadlineMs);
     await this.proxy.close();
-    this.events.emit(systemEvent('tollgate_stopped', 'success', cut > 0 ? `${cut} connections cut at the drain deadline` : null));
+    this.events.emit(
+      systemEvent(
+        'tollgate_stopped',
+        'success',
+        cut > 0 ? `${cut} connections cut at the drain deadline` : null,
+      ),
+    );
     this.recorder.close();
     this.events.close();
     this.#logger.log('info', 'stopped', { cut });

@@ -26,7 +26,10 @@ function demoHandler(name: string): http.RequestListener {
         traceparent: req.headers.traceparent ?? null,
         forwarded_for: req.headers['x-forwarded-for'] ?? null,
       });
-      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.writeHead(status, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+      });
       res.end(body);
     };
     req.resume();

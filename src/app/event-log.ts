@@ -36,7 +36,11 @@ export class EventLog implements EventSink {
       tollgate: { diff: e.diff, labels: e.labels, chain: { seq: null, hash: null } },
     };
     this.#writer.write(JSON.stringify(record));
-    this.#logger.log(e.outcome === 'failure' ? 'warn' : 'info', e.action, { reason: e.reason, actor: e.actor, ...e.labels });
+    this.#logger.log(e.outcome === 'failure' ? 'warn' : 'info', e.action, {
+      reason: e.reason,
+      actor: e.actor,
+      ...e.labels,
+    });
     for (const fn of this.#listeners) fn(e);
   }
 

@@ -6,7 +6,13 @@ import type { App } from './app.js';
  * SIGHUP reloads the config file (an invalid one is refused with the `check` messages and the
  * running plan keeps serving); SIGTERM and SIGINT drain and stop.
  */
-export function installSignals(app: App, configPath: string | null, logger: Logger, onStopped: () => void, drainMs = 30_000): void {
+export function installSignals(
+  app: App,
+  configPath: string | null,
+  logger: Logger,
+  onStopped: () => void,
+  drainMs = 30_000,
+): void {
   let reloading = false;
   process.on('SIGHUP', () => {
     if (configPath === null) {
@@ -21,14 +27,18 @@ export function installSignals(app: App, configPath: string | null, logger: Logg
     } catch (err) {
       reloading = false;
       const reason = err instanceof Error ? err.message : String(err);
-      logger.log('error', 'reload refused: the config is invalid; the running config keeps serving', { problems: reason.split('\n') });
+      logger.log('error', 'reload refused: the config is invalid; the running config keeps serving', {
+        problems: reason.split('\n'),
+      });
       app.reloadRefused(reason, 'local-operator');
       return;
     }
     app
       .reload(plan, 'local-operator')
       .then(() => logger.log('info', 'reloaded', { config: configPath }))
-      .catch((err) => logger.log('error', 'reload failed; the running config keeps serving', { error: String(err) }))
+      .catch((err) =>
+        logger.log('error', 'reload failed; the running config keeps serving', { error: String(err) }),
+      )
       .finally(() => {
         reloading = false;
       });

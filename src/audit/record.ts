@@ -33,7 +33,12 @@ export interface RequestRecord {
     tags: Record<string, string> | null;
     backend: { name: string | null; address: string | null };
     upstream: { status_code: number | null };
-    timings: { queue: number | null; connect: number | null; upstream_headers: number | null; upstream_total: number | null };
+    timings: {
+      queue: number | null;
+      connect: number | null;
+      upstream_headers: number | null;
+      upstream_total: number | null;
+    };
     attempts: RecordAttempt[];
     termination: string;
     upgrade: boolean;
@@ -77,7 +82,11 @@ export function buildRequestRecord(o: RequestOutcome, redaction: Redaction, inst
   return {
     schema: REQUEST_SCHEMA,
     '@timestamp': end,
-    event: { start: isoMicros(o.startMs), end, duration: Math.max(0, Math.round((o.endMs - o.startMs) * 1e6)) },
+    event: {
+      start: isoMicros(o.startMs),
+      end,
+      duration: Math.max(0, Math.round((o.endMs - o.startMs) * 1e6)),
+    },
     http: {
       request: {
         id: o.requestId,

@@ -39,7 +39,9 @@ try {
     process.stderr.write(`tollgate: ${err.message}\n`);
     process.exitCode = 1;
   } else {
-    process.stderr.write(`tollgate: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `tollgate: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     process.exitCode = 70;
   }
 }

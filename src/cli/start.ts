@@ -17,7 +17,9 @@ export async function startCommand(options: StartOptions): Promise<void> {
   try {
     drainMs = parseDuration(options.drainTimeout);
   } catch (err) {
-    throw new TollgateError(ErrorCode.USAGE, `--drain-timeout: ${(err as Error).message}`, { source: 'usage' });
+    throw new TollgateError(ErrorCode.USAGE, `--drain-timeout: ${(err as Error).message}`, {
+      source: 'usage',
+    });
   }
   let closeDemo: (() => Promise<void>) | null = null;
   let plan: ReturnType<typeof loadConfigFile>;
@@ -26,7 +28,10 @@ export async function startCommand(options: StartOptions): Promise<void> {
     const demo = await startDemoBackends(3);
     closeDemo = demo.close;
     try {
-      plan = compileConfigText(demoConfig(options.listen, demo.ports), path.join(process.cwd(), 'tollgate-demo.yaml'));
+      plan = compileConfigText(
+        demoConfig(options.listen, demo.ports),
+        path.join(process.cwd(), 'tollgate-demo.yaml'),
+      );
     } catch (err) {
       await demo.close();
       throw err;

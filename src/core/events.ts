@@ -28,5 +28,16 @@ export function systemEvent(
   labels: AdminEvent['labels'] = {},
   actor = 'tollgate',
 ): AdminEvent {
-  return { action, outcome, reason, actor, roles: [], sourceAddress: null, method: null, path: null, diff: null, labels };
+  return {
+    action,
+    outcome,
+    reason,
+    actor,
+    roles: [],
+    sourceAddress: null,
+    method: null,
+    path: null,
+    diff: null,
+    labels,
+  };
 }

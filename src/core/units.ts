@@ -10,7 +10,8 @@ const DURATION_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_60
 /** Milliseconds. */
 export function parseDuration(text: string): number {
   const m = DURATION.exec(text.trim());
-  if (m === null) throw new RangeError(`"${text}" is not a duration: use a number and ms, s, m, h or d, like 500ms or 2s`);
+  if (m === null)
+    throw new RangeError(`"${text}" is not a duration: use a number and ms, s, m, h or d, like 500ms or 2s`);
   return Math.round(Number(m[1]) * DURATION_MS[m[2]!]!);
 }
 
@@ -20,7 +21,8 @@ const SIZE_BYTES: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 
 /** Bytes. */
 export function parseSize(text: string): number {
   const m = SIZE.exec(text.trim());
-  if (m === null) throw new RangeError(`"${text}" is not a size: use a number and b, kb, mb or gb, like 64kb`);
+  if (m === null)
+    throw new RangeError(`"${text}" is not a size: use a number and b, kb, mb or gb, like 64kb`);
   return Math.round(Number(m[1]) * SIZE_BYTES[(m[2] ?? 'b').toLowerCase()]!);
 }
 
@@ -30,7 +32,8 @@ const RATE_PER_S: Record<string, number> = { s: 1, m: 1 / 60, h: 1 / 3600 };
 /** Events per second. */
 export function parseRate(text: string): number {
   const m = RATE.exec(text.trim());
-  if (m === null) throw new RangeError(`"${text}" is not a rate: use a number, a slash and s, m or h, like 100/s`);
+  if (m === null)
+    throw new RangeError(`"${text}" is not a rate: use a number, a slash and s, m or h, like 100/s`);
   return Number(m[1]) * RATE_PER_S[m[2]!]!;
 }
 

@@ -10,7 +10,7 @@ export class ActiveChecker {
   readonly #state: BackendState;
   #plan: HealthCheckPlan;
   #timer: NodeJS.Timeout | null = null;
-  #running = false;
+  #inflight: Promise<void> | null = null;
 
   constructor(state: BackendState, plan: HealthCheckPlan) {
     this.#state = state;
@@ -42,10 +42,16 @@ export class ActiveChecker {
     this.#timer = null;
   }
 
-  /** Runs one check (skipped if the previous one is still running). */
+  /** Runs one check; while one is running, returns that one. */
   checkNow(): Promise<void> {
-    if (this.#running) return Promise.resolve();
-    this.#running = true;
+    if (this.#inflight !== null) return this.#inflight;
+    this.#inflight = this.#check().finally(() => {
+      this.#inflight = null;
+    });
+    return this.#inflight;
+  }
+
+  #check(): Promise<void> {
     const s = this.#state;
     const plan = this.#plan;
     return new Promise<void>((resolve) => {
@@ -53,16 +59,27 @@ export class ActiveChecker {
       const done = (ok: boolean, error: string | null) => {
         if (settled) return;
         settled = true;
-        this.#running = false;
         s.observeCheck(ok, error, plan.healthyThreshold, plan.unhealthyThreshold);
         resolve();
       };
       const req = http.request(
-        { host: s.host, port: s.port, path: plan.path, method: 'GET', agent: false, headers: { 'user-agent': 'tollgate-health-check' } },
+        {
+          host: s.host,
+          port: s.port,
+          path: plan.path,
+          method: 'GET',
+          agent: false,
+          headers: { 'user-agent': 'tollgate-health-check' },
+        },
         (res) => {
           res.resume();
           const status = res.statusCode ?? 0;
-          res.on('end', () => done(status >= 200 && status < 400, status >= 200 && status < 400 ? null : `GET ${plan.path} answered ${status}`));
+          res.on('end', () =>
+            done(
+              status >= 200 && status < 400,
+              status >= 200 && status < 400 ? null : `GET ${plan.path} answered ${status}`,
+            ),
+          );
           res.on('error', (err) => done(false, `GET ${plan.path} failed: ${err.message}`));
         },
       );
@@ -70,7 +87,9 @@ export class ActiveChecker {
         req.destroy();
         done(false, `GET ${plan.path} timed out after ${plan.timeoutMs} ms`);
       });
-      req.on('error', (err: NodeJS.ErrnoException) => done(false, `GET ${plan.path} failed: ${err.code ?? err.message}`));
+      req.on('error', (err: NodeJS.ErrnoException) =>
+        done(false, `GET ${plan.path} failed: ${err.code ?? err.message}`),
+      );
       req.end();
     });
   }

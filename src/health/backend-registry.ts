@@ -40,7 +40,16 @@ export class BackendRegistry {
           s = undefined;
         }
         if (s === undefined) {
-          s = new BackendState(pool.name, b.name, b.address, b.host, b.port, b.weight, this.#clock, this.#events);
+          s = new BackendState(
+            pool.name,
+            b.name,
+            b.address,
+            b.host,
+            b.port,
+            b.weight,
+            this.#clock,
+            this.#events,
+          );
           this.#states.set(key, s);
         }
         s.weight = b.weight;

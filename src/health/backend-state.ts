@@ -29,7 +29,16 @@ export class BackendState implements Candidate {
   readonly #clock: Clock;
   readonly #events: EventSink;
 
-  constructor(pool: string, name: string, address: string, host: string, port: number, weight: number, clock: Clock, events: EventSink) {
+  constructor(
+    pool: string,
+    name: string,
+    address: string,
+    host: string,
+    port: number,
+    weight: number,
+    clock: Clock,
+    events: EventSink,
+  ) {
     this.pool = pool;
     this.name = name;
     this.address = address;
@@ -49,19 +58,31 @@ export class BackendState implements Candidate {
     if (this.#clock.monotonic() < this.ejectedUntil) return false;
     this.ejectedUntil = 0;
     this.consecutiveFailures = 0;
-    this.#emit('backend_ejection_ended', 'success', `${this.#label()} is back in rotation after its ejection time`);
+    this.#emit(
+      'backend_ejection_ended',
+      'success',
+      `${this.#label()} is back in rotation after its ejection time`,
+    );
     return true;
   }
 
   /** One attempt finished (passive health). `failed` is true for connect errors, resets, timeouts and 5xx. */
-  observeAttempt(failed: boolean, latencyMs: number, outlier: { consecutiveFailures: number; ejectionTimeMs: number } | null): void {
+  observeAttempt(
+    failed: boolean,
+    latencyMs: number,
+    outlier: { consecutiveFailures: number; ejectionTimeMs: number } | null,
+  ): void {
     if (latencyMs > 0) this.ewmaMs = this.ewmaMs === 0 ? latencyMs : this.ewmaMs * 0.7 + latencyMs * 0.3;
     if (!failed) {
       this.consecutiveFailures = 0;
       return;
     }
     this.consecutiveFailures++;
-    if (outlier !== null && this.ejectedUntil === 0 && this.consecutiveFailures >= outlier.consecutiveFailures) {
+    if (
+      outlier !== null &&
+      this.ejectedUntil === 0 &&
+      this.consecutiveFailures >= outlier.consecutiveFailures
+    ) {
       this.ejectedUntil = this.#clock.monotonic() + outlier.ejectionTimeMs;
       this.#emit(
         'backend_ejected',
@@ -72,21 +93,34 @@ export class BackendState implements Candidate {
   }
 
   /** One active health check result, with the pool's thresholds. */
-  observeCheck(ok: boolean, error: string | null, healthyThreshold: number, unhealthyThreshold: number): void {
+  observeCheck(
+    ok: boolean,
+    error: string | null,
+    healthyThreshold: number,
+    unhealthyThreshold: number,
+  ): void {
     this.lastCheckError = error;
     if (ok) {
       this.checkFailures = 0;
       this.checkSuccesses++;
       if (!this.healthy && this.checkSuccesses >= healthyThreshold) {
         this.healthy = true;
-        this.#emit('backend_healthy', 'success', `${this.#label()} passed ${this.checkSuccesses} health checks in a row`);
+        this.#emit(
+          'backend_healthy',
+          'success',
+          `${this.#label()} passed ${this.checkSuccesses} health checks in a row`,
+        );
       }
     } else {
       this.checkSuccesses = 0;
       this.checkFailures++;
       if (this.healthy && this.checkFailures >= unhealthyThreshold) {
         this.healthy = false;
-        this.#emit('backend_unhealthy', 'failure', `${this.#label()} failed ${this.checkFailures} health checks in a row: ${error}`);
+        this.#emit(
+          'backend_unhealthy',
+          'failure',
+          `${this.#label()} failed ${this.checkFailures} health checks in a row: ${error}`,
+        );
       }
     }
   }
@@ -95,7 +129,13 @@ export class BackendState implements Candidate {
     if (this.draining === draining) return false;
     this.draining = draining;
     this.#events.emit(
-      systemEvent(draining ? 'backend_drained' : 'backend_undrained', 'success', null, { pool: this.pool, backend: this.name }, actor),
+      systemEvent(
+        draining ? 'backend_drained' : 'backend_undrained',
+        'success',
+        null,
+        { pool: this.pool, backend: this.name },
+        actor,
+      ),
     );
     return true;
   }
@@ -105,6 +145,8 @@ export class BackendState implements Candidate {
   }
 
   #emit(action: string, outcome: 'success' | 'failure', reason: string): void {
-    this.#events.emit(systemEvent(action, outcome, reason, { pool: this.pool, backend: this.name, address: this.address }));
+    this.#events.emit(
+      systemEvent(action, outcome, reason, { pool: this.pool, backend: this.name, address: this.address }),
+    );
   }
 }

@@ -35,7 +35,13 @@ export class Attempt {
   settled = false;
   abort: ((err?: Error) => void) | null = null;
 
-  constructor(ctx: ProxyContext, index: number, backend: BackendState, listener: AttemptListener, clock: Clock) {
+  constructor(
+    ctx: ProxyContext,
+    index: number,
+    backend: BackendState,
+    listener: AttemptListener,
+    clock: Clock,
+  ) {
     this.ctx = ctx;
     this.index = index;
     this.backend = backend;

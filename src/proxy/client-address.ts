@@ -72,7 +72,8 @@ export function resolveClient(
   if (hops === null || hops.length === 0) return { address: peerAddress, port: peerPort };
   for (let i = hops.length - 1; i >= 0; i--) {
     const hop = hops[i]!;
-    if (hop === '' || hop === 'unknown' || hop.startsWith('_')) return { address: peerAddress, port: peerPort };
+    if (hop === '' || hop === 'unknown' || hop.startsWith('_'))
+      return { address: peerAddress, port: peerPort };
     if (!isTrusted(trusted, hop)) return { address: hop, port: null };
   }
   return { address: hops[0]!, port: null };

@@ -59,7 +59,14 @@ export class ProxyContext {
   upgradeHead: Buffer | null = null;
   completed = false;
 
-  constructor(listener: ListenerRuntime, runtime: PlanRuntime, req: IncomingMessage, res: ServerResponse | null, startMs: number, startMono: number) {
+  constructor(
+    listener: ListenerRuntime,
+    runtime: PlanRuntime,
+    req: IncomingMessage,
+    res: ServerResponse | null,
+    startMs: number,
+    startMono: number,
+  ) {
     this.listener = listener;
     this.runtime = runtime;
     this.req = req;

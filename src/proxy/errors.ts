@@ -30,7 +30,12 @@ export function classifyUpstreamError(err: Error & { code?: string }, connected:
       return 'upstream_protocol_error';
     default:
       if (code.startsWith('HPE_') || err.name === 'HTTPParserError') return 'upstream_protocol_error';
-      if (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.includes('CERT') || code === 'DEPTH_ZERO_SELF_SIGNED_CERT') {
+      if (
+        code.startsWith('ERR_TLS') ||
+        code.startsWith('ERR_SSL') ||
+        code.includes('CERT') ||
+        code === 'DEPTH_ZERO_SELF_SIGNED_CERT'
+      ) {
         return 'upstream_tls_error';
       }
       return connected ? 'upstream_reset' : 'upstream_connect_refused';

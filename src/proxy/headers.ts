@@ -18,7 +18,15 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /** Request headers Tollgate sets itself; the client's copies are dropped or merged. */
-const REPLACED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'x-request-id', 'traceparent', 'expect']);
+const REPLACED = new Set([
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'forwarded',
+  'x-request-id',
+  'traceparent',
+  'expect',
+]);
 
 function connectionTokens(value: string | undefined): Set<string> | null {
   if (value === undefined) return null;
@@ -61,7 +69,7 @@ export function upstreamRequestHeaders(raw: readonly string[], facts: ForwardFac
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || (extra !== null && extra.has(lower))) continue;
+    if (HOP_BY_HOP.has(lower) || extra?.has(lower)) continue;
     if (REPLACED.has(lower)) {
       if (facts.trusted) {
         const v = raw[i + 1]!;
@@ -91,7 +99,11 @@ export function upstreamRequestHeaders(raw: readonly string[], facts: ForwardFac
  * Response headers from undici's raw Buffer pairs, without hop-by-hop ones, as a flat string
  * array for `res.writeHead`. Tollgate's own headers (x-request-id, sticky cookie) are appended.
  */
-export function downstreamResponseHeaders(raw: readonly Buffer[], requestId: string, setCookie: string | null): string[] {
+export function downstreamResponseHeaders(
+  raw: readonly Buffer[],
+  requestId: string,
+  setCookie: string | null,
+): string[] {
   const out: string[] = [];
   let extra: Set<string> | null = null;
   for (let i = 0; i < raw.length; i += 2) {
@@ -103,7 +115,7 @@ export function downstreamResponseHeaders(raw: readonly Buffer[], requestId: str
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1');
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || lower === 'x-request-id' || (extra !== null && extra.has(lower))) continue;
+    if (HOP_BY_HOP.has(lower) || lower === 'x-request-id' || extra?.has(lower)) continue;
     out.push(name, raw[i + 1]!.toString('latin1'));
   }
   out.push('x-request-id', requestId);
@@ -119,7 +131,8 @@ export function cookieValue(header: string | undefined, name: string): string | 
     let end = header.indexOf(';', start);
     if (end === -1) end = header.length;
     const eq = header.indexOf('=', start);
-    if (eq !== -1 && eq < end && header.slice(start, eq).trim() === name) return header.slice(eq + 1, end).trim();
+    if (eq !== -1 && eq < end && header.slice(start, eq).trim() === name)
+      return header.slice(eq + 1, end).trim();
     start = end + 1;
   }
   return undefined;

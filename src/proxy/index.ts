@@ -1,3 +1,3 @@
+export type { DataPlaneOptions } from './data-plane.js';
+export { DataPlane } from './data-plane.js';
 export type { ListenerRuntime } from './listener.js';
-export type { ProxyOptions } from './proxy.js';
-export { Proxy } from './proxy.js';

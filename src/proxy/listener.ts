@@ -45,12 +45,23 @@ export class ListenerRuntime {
       plan.tls === null
         ? http.createServer(options, onRequest)
         : https.createServer(
-            { ...options, cert: plan.tls.cert, key: plan.tls.key, ...(plan.tls.clientCa === null ? {} : { ca: plan.tls.clientCa, requestCert: true, rejectUnauthorized: false }) },
+            {
+              ...options,
+              cert: plan.tls.cert,
+              key: plan.tls.key,
+              ...(plan.tls.clientCa === null
+                ? {}
+                : { ca: plan.tls.clientCa, requestCert: true, rejectUnauthorized: false }),
+            },
             onRequest,
           );
-    this.server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => handleUpgrade(this, req, socket, head));
+    this.server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) =>
+      handleUpgrade(this, req, socket, head),
+    );
     this.server.on('clientError', (err: Error, socket: Socket) => handleClientError(this, err, socket));
-    this.server.on(plan.tls === null ? 'connection' : 'secureConnection', (socket: Socket) => this.#onConnection(socket));
+    this.server.on(plan.tls === null ? 'connection' : 'secureConnection', (socket: Socket) =>
+      this.#onConnection(socket),
+    );
   }
 
   #onConnection(socket: Socket): void {
@@ -80,7 +91,11 @@ export class ListenerRuntime {
     let facts = s[kTls];
     if (facts === undefined) {
       const servername = (s as TLSSocket & { servername?: string | false }).servername;
-      facts = { protocol: s.getProtocol?.() ?? null, cipher: s.getCipher?.()?.name ?? null, serverName: typeof servername === 'string' ? servername : null };
+      facts = {
+        protocol: s.getProtocol?.() ?? null,
+        cipher: s.getCipher?.()?.name ?? null,
+        serverName: typeof servername === 'string' ? servername : null,
+      };
       s[kTls] = facts;
     }
     return facts;
@@ -89,7 +104,13 @@ export class ListenerRuntime {
   listen(): Promise<void> {
     return new Promise((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
-        reject(new TollgateError(ErrorCode.LISTEN, `listener ${this.plan.name} cannot listen on ${this.plan.host}:${this.plan.port}: ${err.code ?? err.message}`, { source: 'config', cause: err }));
+        reject(
+          new TollgateError(
+            ErrorCode.LISTEN,
+            `listener ${this.plan.name} cannot listen on ${this.plan.host}:${this.plan.port}: ${err.code ?? err.message}`,
+            { source: 'config', cause: err },
+          ),
+        );
       };
       this.server.once('error', onError);
       this.server.listen(this.plan.port, this.plan.host, () => {
@@ -112,7 +133,12 @@ export class ListenerRuntime {
     s.maxHeadersCount = 2000;
     s.headersTimeout = plan.limits.headersTimeoutMs;
     s.requestTimeout = plan.limits.requestTimeoutMs;
-    if (plan.tls !== null && s instanceof https.Server) s.setSecureContext({ cert: plan.tls.cert, key: plan.tls.key, ...(plan.tls.clientCa === null ? {} : { ca: plan.tls.clientCa }) });
+    if (plan.tls !== null && s instanceof https.Server)
+      s.setSecureContext({
+        cert: plan.tls.cert,
+        key: plan.tls.key,
+        ...(plan.tls.clientCa === null ? {} : { ca: plan.tls.clientCa }),
+      });
   }
 
   /** Stops accepting; idle keep-alive connections are closed, busy ones finish their request. */

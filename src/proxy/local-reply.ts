@@ -33,7 +33,13 @@ export function writeLocalReply(
 }
 
 /** The same reply written straight onto a socket (client errors, refused upgrades). */
-export function rawLocalReply(status: number, reason: string, termination: Termination, message: string, requestId: string | null): string {
+export function rawLocalReply(
+  status: number,
+  reason: string,
+  termination: Termination,
+  message: string,
+  requestId: string | null,
+): string {
   const body = JSON.stringify({ error: termination, message, request_id: requestId });
   return (
     `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +

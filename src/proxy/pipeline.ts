@@ -19,7 +19,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import type { AttemptFailure, RequestOutcome, Termination } from '../core/index.js';
-import { formatDuration, formatTraceParent, isValidRequestId, newRequestId, newSpanId, newTraceId, parseTraceParent, statusFor } from '../core/index.js';
+import {
+  formatDuration,
+  formatTraceParent,
+  isValidRequestId,
+  newRequestId,
+  newSpanId,
+  newTraceId,
+  parseTraceParent,
+  statusFor,
+} from '../core/index.js';
 import type { AttemptListener } from './attempt.js';
 import { Attempt } from './attempt.js';
 import { isTrusted, normalizeIp, resolveClient } from './client-address.js';
@@ -40,7 +49,14 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 /** Entry point: node's 'request' event for a listener. */
 export function handleRequest(listener: ListenerRuntime, req: IncomingMessage, res: ServerResponse): void {
   const services = listener.services;
-  const ctx = new ProxyContext(listener, services.current(), req, res, services.clock.now(), services.clock.monotonic());
+  const ctx = new ProxyContext(
+    listener,
+    services.current(),
+    req,
+    res,
+    services.clock.now(),
+    services.clock.monotonic(),
+  );
   (res as ServerResponse & WithContext)[kContext] = ctx;
   res.on('close', onResponseClose);
   markActive(ctx);
@@ -68,7 +84,13 @@ function receive(ctx: ProxyContext): Termination | null {
   const trusted = listener.plan.trustedProxies;
   ctx.trustedPeer = trusted !== null && isTrusted(trusted, ctx.peerAddress);
   if (ctx.trustedPeer) {
-    const c = resolveClient(ctx.peerAddress, ctx.peerPort, trusted, single(headers['x-forwarded-for']), headers.forwarded);
+    const c = resolveClient(
+      ctx.peerAddress,
+      ctx.peerPort,
+      trusted,
+      single(headers['x-forwarded-for']),
+      headers.forwarded,
+    );
     ctx.clientAddress = c.address;
     ctx.clientPort = c.port;
   } else {
@@ -76,7 +98,8 @@ function receive(ctx: ProxyContext): Termination | null {
     ctx.clientPort = ctx.peerPort;
   }
   const incomingId = single(headers['x-request-id']);
-  ctx.requestId = ctx.trustedPeer && incomingId !== undefined && isValidRequestId(incomingId) ? incomingId : newRequestId();
+  ctx.requestId =
+    ctx.trustedPeer && incomingId !== undefined && isValidRequestId(incomingId) ? incomingId : newRequestId();
   const parent = parseTraceParent(single(headers.traceparent));
   ctx.traceId = parent === null ? newTraceId() : parent.traceId;
   ctx.traceFlags = parent === null ? '01' : parent.flags;
@@ -89,9 +112,15 @@ function receive(ctx: ProxyContext): Termination | null {
   const host = splitHost(headers.host);
   ctx.hostName = host.name;
   ctx.hostPort = host.port;
-  ctx.hasBody = headers['content-length'] !== undefined ? headers['content-length'] !== '0' : headers['transfer-encoding'] !== undefined;
+  ctx.hasBody =
+    headers['content-length'] !== undefined
+      ? headers['content-length'] !== '0'
+      : headers['transfer-encoding'] !== undefined;
   if (headers.host === undefined ? req.httpVersionMinor === 1 : hostCount(req.rawHeaders) > 1) {
-    ctx.errorMessage = headers.host === undefined ? 'HTTP/1.1 request without a Host header' : 'request has more than one Host header';
+    ctx.errorMessage =
+      headers.host === undefined
+        ? 'HTTP/1.1 request without a Host header'
+        : 'request has more than one Host header';
     return 'bad_request';
   }
   if (ctx.path.charCodeAt(0) !== 47 && ctx.path !== '*') {
@@ -188,7 +217,9 @@ function select(ctx: ProxyContext): void {
 function describePool(ctx: ProxyContext): string {
   const parts: string[] = [];
   for (const s of ctx.pool!.states) {
-    parts.push(`${s.name}: ${s.draining ? 'draining' : !s.healthy ? 'unhealthy' : s.ejectedUntil !== 0 ? 'ejected' : 'ready'}`);
+    parts.push(
+      `${s.name}: ${s.draining ? 'draining' : !s.healthy ? 'unhealthy' : s.ejectedUntil !== 0 ? 'ejected' : 'ready'}`,
+    );
   }
   return parts.join(', ');
 }
@@ -215,7 +246,12 @@ function connect(ctx: ProxyContext, index: number): void {
     });
   }
   pool.upstreams[index]!.dispatch(
-    { path: ctx.req.url ?? '/', method: ctx.method, headers: ctx.upstreamHeaders, body: ctx.hasBody ? ctx.req : null },
+    {
+      path: ctx.req.url ?? '/',
+      method: ctx.method,
+      headers: ctx.upstreamHeaders,
+      body: ctx.hasBody ? ctx.req : null,
+    },
     a as unknown as Dispatcher.DispatchHandler,
   );
 }
@@ -256,7 +292,11 @@ const upstreamPhases: AttemptListener = {
   complete(a) {
     const ctx = a.ctx;
     a.settle('ok', null);
-    a.backend.observeAttempt((a.statusCode ?? 0) >= 500, a.headersMs ?? a.durationMs ?? 0, ctx.pool!.plan.outlier);
+    a.backend.observeAttempt(
+      (a.statusCode ?? 0) >= 500,
+      a.headersMs ?? a.durationMs ?? 0,
+      ctx.pool!.plan.outlier,
+    );
     ctx.upstreamDone = true;
     ctx.termination = 'ok';
     ctx.res!.end();
@@ -273,7 +313,10 @@ const upstreamPhases: AttemptListener = {
     }
     const failure = classifyUpstreamError(err, a.connected);
     const after = formatDuration(a.elapsed());
-    a.settle(failure, `${describeFailure(failure)} after ${after} (${(err as { code?: string }).code ?? err.message})`);
+    a.settle(
+      failure,
+      `${describeFailure(failure)} after ${after} (${(err as { code?: string }).code ?? err.message})`,
+    );
     if (ctx.completed || ctx.termination === 'client_aborted') return;
     a.backend.observeAttempt(true, 0, ctx.pool!.plan.outlier);
     if (ctx.res!.headersSent) {
@@ -365,7 +408,12 @@ function onResponseClose(this: ServerResponse & WithContext): void {
       if (!this.headersSent) ctx.statusCode = 499;
     }
     const a = ctx.current;
-    if (a !== null && a.settle(ctx.termination === 'client_aborted' ? 'client_aborted' : a.termination ?? ctx.termination, a.error)) {
+    if (
+      a?.settle(
+        ctx.termination === 'client_aborted' ? 'client_aborted' : (a.termination ?? ctx.termination),
+        a.error,
+      )
+    ) {
       a.abort?.(new Error('client aborted'));
     }
   }
@@ -381,7 +429,9 @@ function complete(ctx: ProxyContext): void {
   try {
     services.observer.onOutcome(toOutcome(ctx, services.clock.now()));
   } catch (err) {
-    services.logger.log('error', 'outcome observer failed', { error: err instanceof Error ? err.stack : String(err) });
+    services.logger.log('error', 'outcome observer failed', {
+      error: err instanceof Error ? err.stack : String(err),
+    });
   }
 }
 
@@ -440,9 +490,21 @@ function toOutcome(ctx: ProxyContext, endMs: number): RequestOutcome {
 // ---- Upgrade (WebSocket): receive → route → select → connect → tunnel → complete ----------
 
 /** Entry point: node's 'upgrade' event. */
-export function handleUpgrade(listener: ListenerRuntime, req: IncomingMessage, socket: Socket, head: Buffer): void {
+export function handleUpgrade(
+  listener: ListenerRuntime,
+  req: IncomingMessage,
+  socket: Socket,
+  head: Buffer,
+): void {
   const services = listener.services;
-  const ctx = new ProxyContext(listener, services.current(), req, null, services.clock.now(), services.clock.monotonic());
+  const ctx = new ProxyContext(
+    listener,
+    services.current(),
+    req,
+    null,
+    services.clock.now(),
+    services.clock.monotonic(),
+  );
   ctx.clientSocket = socket;
   socket.on('error', ignoreError);
   try {
@@ -461,7 +523,11 @@ export function handleUpgrade(listener: ListenerRuntime, req: IncomingMessage, s
     });
     selectTunnel(ctx, head);
   } catch (err) {
-    rejectUpgrade(ctx, 'internal_error', `internal error: ${err instanceof Error ? err.message : String(err)}`);
+    rejectUpgrade(
+      ctx,
+      'internal_error',
+      `internal error: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
 }
 
@@ -473,7 +539,11 @@ function selectTunnel(ctx: ProxyContext, head: Buffer): void {
   if (index === -1) {
     const last = ctx.attempts.length === 0 ? null : ctx.attempts[ctx.attempts.length - 1]!;
     if (last !== null) return rejectUpgrade(ctx, last.termination!, attemptHistory(ctx));
-    return rejectUpgrade(ctx, 'no_healthy_backend', `no backend of pool ${pool.plan.name} is ready (${describePool(ctx)})`);
+    return rejectUpgrade(
+      ctx,
+      'no_healthy_backend',
+      `no backend of pool ${pool.plan.name} is ready (${describePool(ctx)})`,
+    );
   }
   const state = pool.states[index]!;
   const a = new Attempt(ctx, index, state, upstreamPhases, ctx.listener.services.clock);
@@ -482,7 +552,15 @@ function selectTunnel(ctx: ProxyContext, head: Buffer): void {
   ctx.attempts.push(a);
   ctx.current = a;
   if (ctx.queueMs === null) ctx.queueMs = ctx.listener.services.clock.monotonic() - ctx.startMono;
-  const t = new Tunnel(ctx.clientSocket!, state.host, state.port, requestHead(ctx.method, ctx.req.url ?? '/', ctx.upstreamHeaders!), head, pool.plan.timeouts.connectMs, tunnelPhases);
+  const t = new Tunnel(
+    ctx.clientSocket!,
+    state.host,
+    state.port,
+    requestHead(ctx.method, ctx.req.url ?? '/', ctx.upstreamHeaders!),
+    head,
+    pool.plan.timeouts.connectMs,
+    tunnelPhases,
+  );
   tunnels.set(t, a);
   ctx.upgradeHead = head;
 }
@@ -507,7 +585,10 @@ const tunnelPhases: TunnelListener = {
     const ctx = a.ctx;
     if (!t.connected) {
       const failure = classifyUpstreamError(error ?? new Error('closed'), false);
-      a.settle(failure, `${describeFailure(failure)} after ${formatDuration(a.elapsed())} (${error?.code ?? error?.message ?? 'closed'})`);
+      a.settle(
+        failure,
+        `${describeFailure(failure)} after ${formatDuration(a.elapsed())} (${error?.code ?? error?.message ?? 'closed'})`,
+      );
       a.backend.observeAttempt(true, 0, ctx.pool!.plan.outlier);
       if (triesLeft(ctx)) {
         if (!ctx.retrying) {
@@ -539,7 +620,8 @@ function rejectUpgrade(ctx: ProxyContext, termination: Termination, message: str
   ctx.errorMessage = message;
   ctx.statusCode = statusFor(termination);
   const socket = ctx.clientSocket!;
-  if (socket.writable) socket.end(rawLocalReply(ctx.statusCode, 'Error', termination, message, ctx.requestId));
+  if (socket.writable)
+    socket.end(rawLocalReply(ctx.statusCode, 'Error', termination, message, ctx.requestId));
   socket.destroy();
   finishUpgrade(ctx);
 }
@@ -557,7 +639,9 @@ function finishUpgrade(ctx: ProxyContext): void {
   try {
     services.observer.onOutcome(outcome);
   } catch (err) {
-    services.logger.log('error', 'outcome observer failed', { error: err instanceof Error ? err.stack : String(err) });
+    services.logger.log('error', 'outcome observer failed', {
+      error: err instanceof Error ? err.stack : String(err),
+    });
   }
 }
 
@@ -566,7 +650,11 @@ function finishUpgrade(ctx: ProxyContext): void {
 const kActive = Symbol('tollgate.active');
 
 /** Node's 'clientError': a request it could not parse, or a timeout. Ends in one record. */
-export function handleClientError(listener: ListenerRuntime, err: Error & { code?: string; rawPacket?: Buffer }, socket: Socket): void {
+export function handleClientError(
+  listener: ListenerRuntime,
+  err: Error & { code?: string; rawPacket?: Buffer },
+  socket: Socket,
+): void {
   const code = err.code ?? '';
   const active = (socket as Socket & { [kActive]?: ProxyContext })[kActive];
   let termination: Termination;
@@ -596,10 +684,23 @@ export function handleClientError(listener: ListenerRuntime, err: Error & { code
     socket.destroy();
     return;
   }
-  const status = termination === 'too_large' ? 431 : termination === 'client_aborted' ? 499 : statusFor(termination);
+  const status =
+    termination === 'too_large' ? 431 : termination === 'client_aborted' ? 499 : statusFor(termination);
   const requestId = newRequestId();
   if (termination !== 'client_aborted' && socket.writable) {
-    socket.end(rawLocalReply(status, status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request', termination, message, requestId));
+    socket.end(
+      rawLocalReply(
+        status,
+        status === 431
+          ? 'Request Header Fields Too Large'
+          : status === 408
+            ? 'Request Timeout'
+            : 'Bad Request',
+        termination,
+        message,
+        requestId,
+      ),
+    );
   }
   socket.destroy();
   recordClientError(listener, socket, raw, requestId, termination, status, message);
@@ -668,7 +769,9 @@ function recordClientError(
   try {
     services.observer.onOutcome(outcome);
   } catch (e) {
-    services.logger.log('error', 'outcome observer failed', { error: e instanceof Error ? e.stack : String(e) });
+    services.logger.log('error', 'outcome observer failed', {
+      error: e instanceof Error ? e.stack : String(e),
+    });
   }
 }
 

@@ -33,7 +33,13 @@ export class PoolRuntime implements SelectionView {
     this.states = plan.backends.map((b) => registry.get(plan.name, b.name)!);
     this.upstreams = this.states.map((s) => upstreams.get(plan, s));
     this.#selector = createSelector(plan.algorithm, { backends: plan.backends });
-    this.sticky = plan.sticky === null ? null : createStickyCodec(plan.name, plan.backends.map((b) => b.name));
+    this.sticky =
+      plan.sticky === null
+        ? null
+        : createStickyCodec(
+            plan.name,
+            plan.backends.map((b) => b.name),
+          );
   }
 
   get candidates(): readonly Candidate[] {

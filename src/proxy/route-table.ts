@@ -17,7 +17,7 @@ export class RouteTable {
 
   constructor(routes: readonly RoutePlan[]) {
     this.#routes = routes.map((plan) => {
-      const wildcard = plan.host !== null && plan.host.startsWith('*.');
+      const wildcard = plan.host?.startsWith('*.');
       return {
         plan,
         host: wildcard ? null : plan.host,

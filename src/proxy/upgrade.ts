@@ -1,5 +1,5 @@
-import net from 'node:net';
 import type { Socket } from 'node:net';
+import net from 'node:net';
 
 /**
  * A raw tunnel for Upgrade exchanges (WebSocket): write the request head to the backend, then
@@ -26,13 +26,24 @@ export class Tunnel {
   bytesUp = 0;
   bytesDown = 0;
 
-  constructor(client: Socket, host: string, port: number, requestHead: string, head: Buffer, connectTimeoutMs: number, listener: TunnelListener) {
+  constructor(
+    client: Socket,
+    host: string,
+    port: number,
+    requestHead: string,
+    head: Buffer,
+    connectTimeoutMs: number,
+    listener: TunnelListener,
+  ) {
     this.client = client;
     this.#listener = listener;
     this.#head = head;
     this.#requestHead = requestHead;
     this.upstream = net.connect({ host, port, noDelay: true });
-    this.#connectTimer = setTimeout(() => this.#fail(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })), connectTimeoutMs);
+    this.#connectTimer = setTimeout(
+      () => this.#fail(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })),
+      connectTimeoutMs,
+    );
     this.upstream.once('connect', () => this.#onConnect());
     this.upstream.on('error', (err) => this.#fail(err));
     this.upstream.once('close', () => this.#onClose());

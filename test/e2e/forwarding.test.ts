@@ -80,7 +80,10 @@ audit:
 
   it('sends the request id and a traceparent to the backend and returns the id to the client', async () => {
     const res = await request(tg.url('/ids'), {
-      headers: { 'x-request-id': 'client-chosen-id', traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' },
+      headers: {
+        'x-request-id': 'client-chosen-id',
+        traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      },
     });
     const body = (await res.body.json()) as { headers: Record<string, string> };
     const id = res.headers['x-request-id'] as string;
@@ -128,7 +131,10 @@ audit:
   });
 
   it('refuses a request whose header value a backend could not be sent (control characters) with 400 and a record', async () => {
-    const text = await rawExchange(tg.port, 'GET /ctl HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\nUser-Agent: evil\x1b[31m\r\n\r\n');
+    const text = await rawExchange(
+      tg.port,
+      'GET /ctl HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\nUser-Agent: evil\x1b[31m\r\n\r\n',
+    );
     const res = parseRaw(text);
     assert.equal(res.status, 400);
     const records = await tg.waitForRecords(1);

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import http from 'node:http';
-import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import net from 'node:net';
 
 /**
  * Loopback backends for tests, on port 0. The default handler answers by path:
@@ -96,7 +96,10 @@ function defaultHandler(b: TestBackend, url: URL, req: http.IncomingMessage, res
   const reply = () => {
     const status = p.startsWith('/status/') ? Number(p.slice(8)) : 200;
     const body = JSON.stringify({ backend: b.name, method: req.method, url: req.url, headers: req.headers });
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(body)),
+    });
     res.end(body);
   };
   if (p === '/slow') setTimeout(reply, Number(url.searchParams.get('ms') ?? 100));

@@ -70,7 +70,11 @@ export async function startTollgate(yaml: string): Promise<Harness> {
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(new Error(`timed out waiting for ${what}; have ${records.length} records: ${JSON.stringify(records.map((r) => [r.url.path, r.tollgate.termination]))}`));
+        reject(
+          new Error(
+            `timed out waiting for ${what}; have ${records.length} records: ${JSON.stringify(records.map((r) => [r.url.path, r.tollgate.termination]))}`,
+          ),
+        );
       }, timeoutMs);
       const cleanup = () => {
         clearTimeout(timer);
@@ -86,8 +90,10 @@ export async function startTollgate(yaml: string): Promise<Harness> {
     url: (p = '/') => `http://127.0.0.1:${port}${p}`,
     records,
     events,
-    waitForRecords: (n, timeoutMs = 5000) => waitFor(() => (records.length >= n ? records : undefined), timeoutMs, `${n} records`),
-    record: (id, timeoutMs = 5000) => waitFor(() => records.find((r) => r.http.request.id === id), timeoutMs, `record ${id}`),
+    waitForRecords: (n, timeoutMs = 5000) =>
+      waitFor(() => (records.length >= n ? records : undefined), timeoutMs, `${n} records`),
+    record: (id, timeoutMs = 5000) =>
+      waitFor(() => records.find((r) => r.http.request.id === id), timeoutMs, `record ${id}`),
     close: async () => {
       await app.stop(1000);
       fs.rmSync(dataDir, { recursive: true, force: true });

@@ -6,7 +6,7 @@ import { PlanRuntime } from './plan-runtime.js';
 import type { ProxyServices } from './services.js';
 import { Upstreams } from './upstreams.js';
 
-export interface ProxyOptions {
+export interface DataPlaneOptions {
   clock: Clock;
   observer: OutcomeObserver;
   logger: Logger;
@@ -14,8 +14,10 @@ export interface ProxyOptions {
   auditGate?: (() => string | null) | null;
 }
 
-function listenerKey(p: ListenerPlan): string {
-  return `${p.host}|${p.port}|${p.tls === null ? 'http' : 'https'}`;
+/** A listener of the new plan reuses a running one on the same address (port 0 matches the port it was given). */
+function sameSocket(l: ListenerRuntime, p: ListenerPlan): boolean {
+  if (l.plan.host !== p.host || (l.plan.tls === null) !== (p.tls === null)) return false;
+  return p.port === 0 ? l.plan.name === p.name : l.port() === p.port;
 }
 
 /**
@@ -23,15 +25,15 @@ function listenerKey(p: ListenerPlan): string {
  * `reload(plan)` swaps the plan atomically (new requests use it, requests in flight keep theirs)
  * while backend state survives; `drain` stops accepting and lets in-flight requests finish.
  */
-export class Proxy {
+export class DataPlane {
   readonly backends: BackendRegistry;
   readonly #upstreams = new Upstreams();
   readonly #services: ProxyServices;
   #runtime: PlanRuntime | null = null;
-  #listeners = new Map<string, ListenerRuntime>();
+  #listeners: ListenerRuntime[] = [];
   #closed = false;
 
-  constructor(options: ProxyOptions) {
+  constructor(options: DataPlaneOptions) {
     this.backends = new BackendRegistry(options.clock, options.events);
     this.#services = {
       clock: options.clock,
@@ -53,7 +55,7 @@ export class Proxy {
       for (const lp of plan.listeners) {
         const l = new ListenerRuntime(lp, this.#services);
         await l.listen();
-        this.#listeners.set(listenerKey(lp), l);
+        this.#listeners.push(l);
       }
     } catch (err) {
       await this.close();
@@ -72,19 +74,18 @@ export class Proxy {
 
   /** Swaps in a compiled plan. Listeners that stay keep their sockets; new ones open, removed ones drain. */
   async reload(plan: RuntimePlan): Promise<void> {
-    const next = new Map<string, ListenerRuntime>();
+    const next: ListenerRuntime[] = [];
     const opened: ListenerRuntime[] = [];
     try {
       for (const lp of plan.listeners) {
-        const key = listenerKey(lp);
-        const existing = this.#listeners.get(key);
+        const existing = this.#listeners.find((l) => !next.includes(l) && sameSocket(l, lp));
         if (existing !== undefined) {
-          next.set(key, existing);
+          next.push(existing);
         } else {
           const l = new ListenerRuntime(lp, this.#services);
           await l.listen();
           opened.push(l);
-          next.set(key, l);
+          next.push(l);
         }
       }
     } catch (err) {
@@ -92,18 +93,18 @@ export class Proxy {
       throw err;
     }
     this.#install(plan);
-    for (const lp of plan.listeners) next.get(listenerKey(lp))!.update(lp);
-    for (const [key, l] of this.#listeners) if (!next.has(key)) void l.stopAccepting();
+    for (let i = 0; i < plan.listeners.length; i++) next[i]!.update(plan.listeners[i]!);
+    for (const l of this.#listeners) if (!next.includes(l)) void l.stopAccepting();
     this.#listeners = next;
   }
 
   listeners(): ListenerRuntime[] {
-    return [...this.#listeners.values()];
+    return [...this.#listeners];
   }
 
   /** Port a listener is bound to, by name. */
   port(name: string): number {
-    for (const l of this.#listeners.values()) if (l.plan.name === name) return l.port();
+    for (const l of this.#listeners) if (l.plan.name === name) return l.port();
     throw new Error(`no listener named ${name}`);
   }
 
@@ -133,8 +134,8 @@ export class Proxy {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const l of this.#listeners.values()) l.destroyAll();
-    await Promise.all([...this.#listeners.values()].map((l) => l.stopAccepting()));
+    for (const l of this.#listeners) l.destroyAll();
+    await Promise.all(this.#listeners.map((l) => l.stopAccepting()));
     this.backends.close();
     await this.#upstreams.close();
   }

@@ -1,0 +1,160 @@
+import type { ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { RequestRecord } from '../../src/audit/index.js';
+import { assertValidRecord } from './schema.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Compiles src/ to dist/ (`npx tsc -p tsconfig.json`); throws with the compiler output on failure. */
+export function buildDist(): void {
+  try {
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'pipe' });
+  } catch (err) {
+    const e = err as { stdout?: Buffer; stderr?: Buffer; message: string };
+    throw new Error(`build failed: ${e.stdout?.toString() ?? ''}${e.stderr?.toString() ?? ''}${e.message}`);
+  }
+}
+
+/** A free loopback port: listen on port 0, note the port, close. */
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** Tollgate running as its own process (`node dist/cli/main.js start -c CONFIG`). */
+export interface TollgateProcess {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly configPath: string;
+  /** Everything the process wrote on stderr so far (its JSON event log). */
+  stderr(): string;
+  /** Resident set size in bytes, from /proc/PID/status (VmRSS). */
+  rss(): number;
+  /** Parsed, schema-validated lines of `<data_dir>/requests.jsonl`. */
+  records(): RequestRecord[];
+  /** Resolves with the records once `check` finds what it wants (rejects after timeoutMs). */
+  waitForRecords(check: (records: RequestRecord[]) => boolean, timeoutMs?: number): Promise<RequestRecord[]>;
+  /** SIGTERM, then SIGKILL after 5 s; removes the temporary folder. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts Tollgate as a separate process from a YAML text without `data_dir` and `listeners`
+ * (both are added: a fresh temporary data dir and one listener named `public` on a free port,
+ * with the given `listenerExtra` flow-mapping entries), and waits until the port answers.
+ */
+export async function startTollgateProcess(yaml: string, listenerExtra = ''): Promise<TollgateProcess> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-proc-'));
+  const dataDir = path.join(dir, 'data');
+  const port = await freePort();
+  const configPath = path.join(dir, 'tollgate.yaml');
+  const extra = listenerExtra === '' ? '' : `, ${listenerExtra}`;
+  fs.writeFileSync(
+    configPath,
+    `data_dir: ${dataDir}\nlisteners:\n  - { name: public, address: 127.0.0.1:${port}${extra} }\n${yaml}`,
+  );
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist/cli/main.js'), 'start', '-c', configPath], {
+    cwd: dir,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (d: string) => {
+    stderr += d;
+    if (stderr.length > 1_000_000) stderr = stderr.slice(-500_000);
+  });
+  let exited: string | null = null;
+  const exit = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      exited = `exited with ${code ?? signal}`;
+      resolve();
+    }),
+  );
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    if (exited === null) {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exit;
+      clearTimeout(t);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (exited !== null) {
+      await stop();
+      throw new Error(`tollgate ${exited} before its port answered: ${stderr}`);
+    }
+    if (await answers(port)) break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`tollgate did not answer on port ${port} within 15 s: ${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const recordsFile = path.join(dataDir, 'requests.jsonl');
+  const records = (): RequestRecord[] => {
+    if (!fs.existsSync(recordsFile)) return [];
+    const out: RequestRecord[] = [];
+    for (const line of fs.readFileSync(recordsFile, 'utf8').split('\n')) {
+      if (line === '') continue;
+      const r: unknown = JSON.parse(line);
+      assertValidRecord(r);
+      out.push(r);
+    }
+    return out;
+  };
+  return {
+    child,
+    pid: child.pid!,
+    port,
+    dataDir,
+    configPath,
+    stderr: () => stderr,
+    rss: () => {
+      const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      if (m === null) throw new Error(`no VmRSS for pid ${child.pid}`);
+      return Number(m[1]) * 1024;
+    },
+    records,
+    waitForRecords: async (check, timeoutMs = 5000) => {
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const rs = records();
+        if (check(rs)) return rs;
+        if (Date.now() > end) {
+          throw new Error(
+            `timed out waiting for records in ${recordsFile}; have ${rs.length}: ${JSON.stringify(rs.map((r) => [r.url.path, r.tollgate.termination]))}`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    stop,
+  };
+}
+
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
