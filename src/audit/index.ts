@@ -4,3 +4,4 @@ export { buildRequestRecord, REQUEST_SCHEMA } from './record.js';
 export { Recorder } from './recorder.js';
 export type { Redaction } from './redact.js';
 export { captureHeaders, REDACTED, redactQuery } from './redact.js';
+export { serializeRequestRecord } from './serialize.js';

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { AuditPlan, RuntimePlan } from '../config/index.js';
 import type { Logger, OutcomeObserver, RequestOutcome } from '../core/index.js';
 import { LineWriter } from './line-writer.js';
-import { buildRequestRecord } from './record.js';
+import { serializeRequestRecord } from './serialize.js';
 
 /**
  * The record path for now (the SQLite store, chain and writer thread come with the audit
@@ -57,7 +57,7 @@ export class Recorder implements OutcomeObserver {
   }
 
   onOutcome(outcome: RequestOutcome): void {
-    const line = JSON.stringify(buildRequestRecord(outcome, this.#audit, this.instance));
+    const line = serializeRequestRecord(outcome, this.#audit, this.instance);
     this.recorded++;
     for (const w of this.#writers) w.write(line);
     if (this.#stdout) process.stdout.write(`${line}\n`);

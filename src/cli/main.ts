@@ -36,7 +36,7 @@ try {
   if (err instanceof CommanderError) {
     process.exitCode = err.exitCode === 0 ? 0 : 2;
   } else if (isTollgateError(err)) {
-    process.stderr.write(`tollgate: ${err.message}\n`);
+    for (const line of err.message.split('\n')) process.stderr.write(`tollgate: ${line}\n`);
     process.exitCode = 1;
   } else {
     process.stderr.write(

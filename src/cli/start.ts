@@ -37,7 +37,7 @@ export async function startCommand(options: StartOptions): Promise<void> {
       throw err;
     }
   } else {
-    configPath = path.resolve(options.config);
+    configPath = options.config;
     plan = loadConfigFile(configPath);
   }
   const app = new App(plan, { logger });

@@ -5,13 +5,13 @@ import type { Termination } from '../core/index.js';
 import type { Attempt } from './attempt.js';
 import type { ListenerRuntime } from './listener.js';
 import type { PlanRuntime } from './plan-runtime.js';
-import type { PoolRuntime } from './pool-runtime.js';
+import type { PoolRuntime, SelectionRequest } from './pool-runtime.js';
 
 /**
  * One request's state as it moves through the phases (DESIGN rule 3: one fixed-shape object per
  * request, every field set in the constructor). Only pipeline.ts writes to it.
  */
-export class ProxyContext {
+export class ProxyContext implements SelectionRequest {
   readonly listener: ListenerRuntime;
   readonly runtime: PlanRuntime;
   readonly req: IncomingMessage;
@@ -40,6 +40,8 @@ export class ProxyContext {
   pool: PoolRuntime | null = null;
   // select / attempts
   tried: number[] = [];
+  /** For consistent_hash: the request's key, computed once at route. */
+  hashKey: string | null = null;
   attempts: Attempt[] = [];
   current: Attempt | null = null;
   upstreamHeaders: string[] | null = null;

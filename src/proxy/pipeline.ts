@@ -155,6 +155,7 @@ function route(ctx: ProxyContext): boolean {
   if (r === null) return false;
   ctx.route = r;
   ctx.pool = ctx.runtime.pools.get(r.pool)!;
+  if (ctx.pool.plan.hashKey !== null) ctx.hashKey = hashKeyOf(ctx);
   return true;
 }
 
@@ -185,13 +186,13 @@ function select(ctx: ProxyContext): void {
       const i = v === undefined ? -1 : pool.sticky.decode(v);
       if (i !== -1 && pool.eligible(i)) index = i;
     }
-    if (index === -1) index = pool.select({ tried: ctx.tried, hashKey: hashKeyOf(ctx) });
+    if (index === -1) index = pool.select(ctx);
   } else {
-    index = pool.select({ tried: ctx.tried, hashKey: hashKeyOf(ctx) });
+    index = pool.select(ctx);
     // every backend was tried: further tries go to any backend again (HAProxy's retries on one server)
     if (index === -1 && ctx.tried.length > 0) {
       ctx.tried.length = 0;
-      index = pool.select({ tried: ctx.tried, hashKey: hashKeyOf(ctx) });
+      index = pool.select(ctx);
     }
   }
   if (index === -1) {
@@ -535,7 +536,7 @@ function ignoreError(): void {}
 
 function selectTunnel(ctx: ProxyContext, head: Buffer): void {
   const pool = ctx.pool!;
-  const index = pool.select({ tried: ctx.tried, hashKey: hashKeyOf(ctx) });
+  const index = pool.select(ctx);
   if (index === -1) {
     const last = ctx.attempts.length === 0 ? null : ctx.attempts[ctx.attempts.length - 1]!;
     if (last !== null) return rejectUpgrade(ctx, last.termination!, attemptHistory(ctx));
