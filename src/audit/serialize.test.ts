@@ -15,7 +15,7 @@ function outcome(over: Partial<RequestOutcome> = {}): RequestOutcome {
     requestId: 'id-1',
     traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
     spanId: '00f067aa0ba902b7',
-    startMs: 1764084000123.4567,
+    startMs: 1764084000123.457,
     endMs: 1764084000125.9,
     clientAddress: '203.0.113.9',
     clientPort: null,
