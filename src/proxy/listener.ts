@@ -40,6 +40,7 @@ export class ListenerRuntime {
       requireHostHeader: false,
       noDelay: true,
     };
+    // the head is bounded by max_header_bytes (checked whole at receive); no silent cut at 2000 lines
     const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => handleRequest(this, req, res);
     this.server =
       plan.tls === null
@@ -55,6 +56,7 @@ export class ListenerRuntime {
             },
             onRequest,
           );
+    this.server.maxHeadersCount = 0;
     this.server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) =>
       handleUpgrade(this, req, socket, head),
     );
@@ -130,7 +132,6 @@ export class ListenerRuntime {
   update(plan: ListenerPlan): void {
     this.plan = plan;
     const s = this.server;
-    s.maxHeadersCount = 2000;
     s.headersTimeout = plan.limits.headersTimeoutMs;
     s.requestTimeout = plan.limits.requestTimeoutMs;
     if (plan.tls !== null && s instanceof https.Server)

@@ -116,6 +116,12 @@ function receive(ctx: ProxyContext): Termination | null {
     headers['content-length'] !== undefined
       ? headers['content-length'] !== '0'
       : headers['transfer-encoding'] !== undefined;
+  const limit = listener.plan.limits.maxHeaderBytes;
+  if (headSize(req) > limit) {
+    ctx.errorMessage = `request head is larger than max_header_bytes (${limit} bytes) of listener ${listener.plan.name}`;
+    ctx.statusCode = 431;
+    return 'too_large';
+  }
   if (headers.host === undefined ? req.httpVersionMinor === 1 : hostCount(req.rawHeaders) > 1) {
     ctx.errorMessage =
       headers.host === undefined
@@ -140,6 +146,14 @@ function receive(ctx: ProxyContext): Termination | null {
 
 function single(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v.join(', ') : v;
+}
+
+/** Bytes of the request head as sent: request line, header lines, blank line (SPEC §6: the limit bounds all of it). */
+function headSize(req: IncomingMessage): number {
+  const raw = req.rawHeaders;
+  let size = (req.method?.length ?? 0) + (req.url?.length ?? 0) + 14;
+  for (let i = 0; i < raw.length; i++) size += raw[i]!.length + 2;
+  return size;
 }
 
 function hostCount(raw: readonly string[]): number {
@@ -376,7 +390,8 @@ function attemptHistory(ctx: ProxyContext): string {
 function fail(ctx: ProxyContext, termination: Termination, message: string): void {
   ctx.termination = termination;
   ctx.errorMessage = message;
-  const status = statusFor(termination);
+  // too_large is 431 for an oversized head (set at receive), 413 for a body
+  const status = termination === 'too_large' && ctx.statusCode === 431 ? 431 : statusFor(termination);
   ctx.statusCode = status;
   writeLocalReply(ctx.res!, status, termination, message, ctx.requestId, ctx.method === 'HEAD');
 }

@@ -19,6 +19,8 @@ export class Tunnel {
   readonly #head: Buffer;
   readonly #requestHead: string;
   #sniffed = false;
+  /** Bytes of the backend's response head seen so far, until its blank line. */
+  #responseHead: string | null = '';
   #closed = 0;
   #error: (Error & { code?: string }) | null = null;
   #connectTimer: NodeJS.Timeout | null;
@@ -55,9 +57,12 @@ export class Tunnel {
     this.connected = true;
     this.#listener.connected(this);
     this.upstream.write(this.#requestHead);
-    if (this.#head.length > 0) this.upstream.write(this.#head);
+    if (this.#head.length > 0) {
+      this.bytesUp += this.#head.length;
+      this.upstream.write(this.#head);
+    }
     this.upstream.on('data', (chunk: Buffer) => {
-      this.bytesDown += chunk.length;
+      this.#countDown(chunk);
       if (!this.#sniffed) {
         this.#sniffed = true;
         const m = /^HTTP\/1\.[01] (\d{3})/.exec(chunk.toString('latin1', 0, Math.min(chunk.length, 16)));
@@ -78,6 +83,22 @@ export class Tunnel {
     });
     this.upstream.once('end', () => this.client.end());
     this.client.once('end', () => this.upstream.end());
+  }
+
+  /** Counts response bytes after the backend's head (the 101 and its headers are not body). */
+  #countDown(chunk: Buffer): void {
+    if (this.#responseHead === null) {
+      this.bytesDown += chunk.length;
+      return;
+    }
+    const text = this.#responseHead + chunk.toString('latin1');
+    const end = text.indexOf('\r\n\r\n');
+    if (end === -1) {
+      this.#responseHead = text.length > 65_536 ? null : text;
+      return;
+    }
+    this.#responseHead = null;
+    this.bytesDown += text.length - (end + 4);
   }
 
   #fail(err: Error & { code?: string }): void {
