@@ -1,3 +1,4 @@
+export { combinedLine, escapeCombined } from './combined.js';
 export { LineWriter } from './line-writer.js';
 export type { RecordAttempt, RequestRecord } from './record.js';
 export { buildRequestRecord, REQUEST_SCHEMA } from './record.js';

@@ -14,13 +14,40 @@ export class LineWriter {
   #scheduled = false;
   #closed = false;
   #onError: (err: Error, lines: number) => void;
+  readonly #rotateBytes: number | null;
+  readonly #keep: number;
+  #size: number;
   written = 0;
 
-  constructor(file: string, onError: (err: Error, lines: number) => void) {
+  /** With `rotateBytes`, the file is renamed to FILE.1 (FILE.1 to FILE.2, …, keeping `keep`) once it reaches that size. */
+  constructor(
+    file: string,
+    onError: (err: Error, lines: number) => void,
+    rotateBytes: number | null = null,
+    keep = 5,
+  ) {
     this.path = file;
     fs.mkdirSync(path.dirname(file), { recursive: true });
     this.#fd = fs.openSync(file, 'a', 0o640);
+    this.#size = fs.fstatSync(this.#fd).size;
     this.#onError = onError;
+    this.#rotateBytes = rotateBytes;
+    this.#keep = keep;
+  }
+
+  #rotate(): void {
+    try {
+      fs.closeSync(this.#fd);
+      fs.rmSync(`${this.path}.${this.#keep}`, { force: true });
+      for (let i = this.#keep - 1; i >= 1; i--) {
+        if (fs.existsSync(`${this.path}.${i}`)) fs.renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`);
+      }
+      fs.renameSync(this.path, `${this.path}.1`);
+    } catch (err) {
+      this.#onError(err as Error, 0);
+    }
+    this.#fd = fs.openSync(this.path, 'a', 0o640);
+    this.#size = 0;
   }
 
   write(line: string): void {
@@ -42,11 +69,15 @@ export class LineWriter {
     const lines = this.#pending;
     this.#pending = [];
     this.#writing = true;
-    const data = `${lines.join('\n')}\n`;
-    fs.write(this.#fd, data, null, 'utf8', (err) => {
+    const data = Buffer.from(`${lines.join('\n')}\n`);
+    fs.write(this.#fd, data, 0, data.length, null, (err) => {
       this.#writing = false;
       if (err) this.#onError(err, lines.length);
-      else this.written += lines.length;
+      else {
+        this.written += lines.length;
+        this.#size += data.length;
+        if (this.#rotateBytes !== null && this.#size >= this.#rotateBytes && !this.#closed) this.#rotate();
+      }
       if (this.#pending.length > 0 && !this.#closed) this.flush();
     });
   }

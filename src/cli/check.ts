@@ -8,7 +8,7 @@ export function checkCommand(options: { config: string }): void {
     text = fs.readFileSync(options.config, 'utf8');
   } catch (err) {
     process.stderr.write(
-      `${options.config}:1:1 : cannot read the config file: ${(err as NodeJS.ErrnoException).code ?? String(err)}\n`,
+      `${options.config}:1:1: cannot read the config file: ${(err as NodeJS.ErrnoException).code ?? String(err)}\n`,
     );
     process.exitCode = 1;
     return;

@@ -32,6 +32,8 @@ export class Attempt {
   termination: Termination | null = null;
   error: string | null = null;
   connected = false;
+  /** Passive health already saw this attempt's result. */
+  observed = false;
   settled = false;
   abort: ((err?: Error) => void) | null = null;
 

@@ -5,7 +5,7 @@ import type { TLSSocket } from 'node:tls';
 import type { ListenerPlan } from '../config/index.js';
 import type { TlsFacts } from '../core/index.js';
 import { ErrorCode, TollgateError } from '../core/index.js';
-import { handleClientError, handleRequest, handleUpgrade } from './pipeline.js';
+import { handleClientError, handleConnect, handleRequest, handleUpgrade } from './pipeline.js';
 import type { ProxyServices } from './services.js';
 
 const kTls = Symbol('tollgate.tls');
@@ -23,6 +23,8 @@ export class ListenerRuntime {
   /** Open client connections, total and per peer IP. */
   connections = 0;
   refusedConnections = 0;
+  /** Set when drain reached its deadline: connections closed now are Tollgate's doing, not the client's. */
+  cutting = false;
   readonly #perIp = new Map<string, number>();
   readonly #sockets = new Set<Socket>();
 
@@ -32,7 +34,8 @@ export class ListenerRuntime {
     this.proto = plan.tls === null ? 'http' : 'https';
     const limits = plan.limits;
     const options: http.ServerOptions = {
-      maxHeaderSize: limits.maxHeaderBytes,
+      // node's own check is only a backstop (it counts fewer bytes than the head): receive checks the whole head
+      maxHeaderSize: Math.max(limits.maxHeaderBytes, 64 * 1024),
       headersTimeout: limits.headersTimeoutMs,
       requestTimeout: limits.requestTimeoutMs,
       connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
@@ -59,6 +62,9 @@ export class ListenerRuntime {
     this.server.maxHeadersCount = 0;
     this.server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) =>
       handleUpgrade(this, req, socket, head),
+    );
+    this.server.on('connect', (req: http.IncomingMessage, socket: Socket) =>
+      handleConnect(this, req, socket),
     );
     this.server.on('clientError', (err: Error, socket: Socket) => handleClientError(this, err, socket));
     this.server.on(plan.tls === null ? 'connection' : 'secureConnection', (socket: Socket) =>
@@ -152,6 +158,7 @@ export class ListenerRuntime {
 
   /** Closes every remaining connection now. */
   destroyAll(): void {
+    this.cutting = true;
     for (const s of this.#sockets) s.destroy();
     this.server.closeAllConnections();
   }

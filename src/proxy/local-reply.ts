@@ -12,10 +12,10 @@ export function writeLocalReply(
   message: string,
   requestId: string,
   isHead: boolean,
-): void {
+): number {
   if (res.headersSent || res.destroyed) {
     res.destroy();
-    return;
+    return 0;
   }
   const body = JSON.stringify({ error: termination, message, request_id: requestId });
   res.writeHead(status, [
@@ -28,8 +28,12 @@ export function writeLocalReply(
     'x-request-id',
     requestId,
   ]);
-  if (isHead) res.end();
-  else res.end(body);
+  if (isHead) {
+    res.end();
+    return 0;
+  }
+  res.end(body);
+  return Buffer.byteLength(body);
 }
 
 /** The same reply written straight onto a socket (client errors, refused upgrades). */

@@ -211,7 +211,8 @@ function select(ctx: ProxyContext): void {
   }
   if (index === -1) {
     const last = ctx.attempts.length === 0 ? null : ctx.attempts[ctx.attempts.length - 1]!;
-    if (last !== null) return fail(ctx, last.termination!, attemptHistory(ctx));
+    // the last try's failure explains it (a try retried on its status has no failure: then say why none is left)
+    if (last !== null && last.termination !== 'ok') return fail(ctx, last.termination!, attemptHistory(ctx));
     const circuit = pool.circuitOpen(ctx.tried);
     return fail(
       ctx,
@@ -220,11 +221,6 @@ function select(ctx: ProxyContext): void {
         ? `every ready backend of pool ${pool.plan.name} is at max_connections (${pool.plan.maxConnections})`
         : `no backend of pool ${pool.plan.name} is ready (${describePool(ctx)})`,
     );
-  }
-  if (pool.sticky !== null && ctx.attempts.length === 0) {
-    const v = cookieValue(ctx.req.headers.cookie, pool.plan.sticky!.cookie);
-    const token = pool.sticky.encode(index);
-    if (v !== token) ctx.setCookie = `${pool.plan.sticky!.cookie}=${token}; Path=/; HttpOnly`;
   }
   connect(ctx, index);
 }
@@ -282,14 +278,26 @@ const upstreamPhases: AttemptListener = {
     a.headersMs = a.elapsed();
     const retries = ctx.pool!.plan.retries;
     if (retries.onStatuses.has(status) && mayRetryAfterSend(ctx)) {
-      a.settle('ok', `answered ${status} after ${formatDuration(a.headersMs)}; retried`);
       a.backend.observeAttempt(status >= 500, a.headersMs, ctx.pool!.plan.outlier);
-      a.abort?.();
-      return retry(ctx);
+      a.observed = true;
+      // retry only if some backend can take it; otherwise this answer is passed through
+      if (ctx.pool!.anyReady(a.index)) {
+        a.settle('ok', `answered ${status} after ${formatDuration(a.headersMs)}; retried`);
+        a.abort?.();
+        return retry(ctx);
+      }
     }
     ctx.answered = a;
     const res = ctx.res!;
     if (res.destroyed) return false;
+    const pool = ctx.pool!;
+    if (pool.sticky !== null) {
+      // the cookie names the backend that answered (after a retry too)
+      const token = pool.sticky.encode(a.index);
+      if (cookieValue(ctx.req.headers.cookie, pool.plan.sticky!.cookie) !== token) {
+        ctx.setCookie = `${pool.plan.sticky!.cookie}=${token}; Path=/; HttpOnly`;
+      }
+    }
     res.writeHead(status, downstreamResponseHeaders(raw, ctx.requestId, ctx.setCookie));
     ctx.statusCode = status;
     (res as ServerResponse & { [kResume]?: () => void })[kResume] = resume;
@@ -307,11 +315,12 @@ const upstreamPhases: AttemptListener = {
   complete(a) {
     const ctx = a.ctx;
     a.settle('ok', null);
-    a.backend.observeAttempt(
-      (a.statusCode ?? 0) >= 500,
-      a.headersMs ?? a.durationMs ?? 0,
-      ctx.pool!.plan.outlier,
-    );
+    if (!a.observed)
+      a.backend.observeAttempt(
+        (a.statusCode ?? 0) >= 500,
+        a.headersMs ?? a.durationMs ?? 0,
+        ctx.pool!.plan.outlier,
+      );
     ctx.upstreamDone = true;
     ctx.termination = 'ok';
     ctx.res!.end();
@@ -393,7 +402,14 @@ function fail(ctx: ProxyContext, termination: Termination, message: string): voi
   // too_large is 431 for an oversized head (set at receive), 413 for a body
   const status = termination === 'too_large' && ctx.statusCode === 431 ? 431 : statusFor(termination);
   ctx.statusCode = status;
-  writeLocalReply(ctx.res!, status, termination, message, ctx.requestId, ctx.method === 'HEAD');
+  ctx.responseBodySize = writeLocalReply(
+    ctx.res!,
+    status,
+    termination,
+    message,
+    ctx.requestId,
+    ctx.method === 'HEAD',
+  );
 }
 
 function internalError(ctx: ProxyContext, err: unknown): void {
@@ -418,9 +434,13 @@ function onResponseClose(this: ServerResponse & WithContext): void {
     // the client went away (or we cut the response after an upstream failure)
     if (ctx.termination === null || ctx.termination === 'ok') {
       ctx.termination = 'client_aborted';
-      ctx.errorMessage = `client closed the connection after ${formatDuration(ctx.listener.services.clock.monotonic() - ctx.startMono)}${
-        this.headersSent ? ` with ${ctx.responseBodySize} response bytes sent` : ' before a response was sent'
-      }`;
+      ctx.errorMessage = ctx.listener.cutting
+        ? `connection closed by Tollgate at the drain deadline after ${formatDuration(ctx.listener.services.clock.monotonic() - ctx.startMono)}`
+        : `client closed the connection after ${formatDuration(ctx.listener.services.clock.monotonic() - ctx.startMono)}${
+            this.headersSent
+              ? ` with ${ctx.responseBodySize} response bytes sent`
+              : ' before a response was sent'
+          }`;
       if (!this.headersSent) ctx.statusCode = 499;
     }
     const a = ctx.current;
@@ -634,7 +654,7 @@ const tunnelPhases: TunnelListener = {
 function rejectUpgrade(ctx: ProxyContext, termination: Termination, message: string): void {
   ctx.termination = termination;
   ctx.errorMessage = message;
-  ctx.statusCode = statusFor(termination);
+  ctx.statusCode = termination === 'too_large' && ctx.statusCode === 431 ? 431 : statusFor(termination);
   const socket = ctx.clientSocket!;
   if (socket.writable)
     socket.end(rawLocalReply(ctx.statusCode, 'Error', termination, message, ctx.requestId));
@@ -661,6 +681,24 @@ function finishUpgrade(ctx: ProxyContext): void {
   }
 }
 
+/** Node's 'connect' event: CONNECT is for forward proxies; refused with 400 and a record. */
+export function handleConnect(listener: ListenerRuntime, req: IncomingMessage, socket: Socket): void {
+  const requestId = newRequestId();
+  const message = `CONNECT ${String(req.url).slice(0, 200)} refused: Tollgate is a reverse proxy and does not open tunnels`;
+  socket.on('error', ignoreError);
+  if (socket.writable) socket.end(rawLocalReply(400, 'Bad Request', 'bad_request', message, requestId));
+  socket.destroy();
+  recordClientError(
+    listener,
+    socket,
+    Buffer.from(`CONNECT ${req.url} HTTP/1.1`),
+    requestId,
+    'bad_request',
+    400,
+    message,
+  );
+}
+
 // ---- receive failures node detects itself (malformed requests, oversized heads, timeouts) --
 
 const kActive = Symbol('tollgate.active');
@@ -681,7 +719,10 @@ export function handleClientError(
   } else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
     termination = 'client_timeout';
     message = `client did not send the whole request in time (headers_timeout ${listener.plan.limits.headersTimeoutMs} ms, request_timeout ${listener.plan.limits.requestTimeoutMs} ms)`;
-  } else if (code.startsWith('HPE_') || code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+  } else if (code === 'HPE_INVALID_EOF_STATE') {
+    termination = 'client_aborted';
+    message = 'client closed the connection in the middle of the request head';
+  } else if (code.startsWith('HPE_')) {
     termination = 'bad_request';
     message = `malformed request: ${err.message.replace(/^Parse Error: /, '')} (${code})`;
   } else {
@@ -696,7 +737,11 @@ export function handleClientError(
     return;
   }
   const raw = err.rawPacket;
-  if (termination === 'client_aborted' && (raw === undefined || raw.length === 0)) {
+  if (
+    termination === 'client_aborted' &&
+    code !== 'HPE_INVALID_EOF_STATE' &&
+    (raw === undefined || raw.length === 0)
+  ) {
     socket.destroy();
     return;
   }

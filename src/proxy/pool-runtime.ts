@@ -70,6 +70,12 @@ export class PoolRuntime implements SelectionView {
     }
   }
 
+  /** Some backend other than `except` (or, failing that, `except` itself) is ready for another try. */
+  anyReady(except: number): boolean {
+    for (let i = 0; i < this.states.length; i++) if (i !== except && this.states[i]!.ready()) return true;
+    return this.states[except]?.ready() ?? false;
+  }
+
   /** Why nothing was eligible: every ready, untried backend is at max_connections (circuit) or none is ready. */
   circuitOpen(tried: readonly number[]): boolean {
     let full = false;

@@ -134,6 +134,37 @@ ${backends.map((b) => `      - { name: ${b.name}, address: ${b.address} }`).join
     }
   });
 
+  it('after a retry, the sticky cookie names the backend that answered', async () => {
+    const tg = await startTollgate(`
+listeners: [{ name: public, address: 127.0.0.1:0 }]
+routes: [{ name: r, pool: p }]
+pools:
+  - name: p
+    algorithm: round_robin
+    sticky: { cookie: tg_sticky }
+    backends:
+      - { name: dead, address: ${dead} }
+      - { name: b1, address: ${backends[0]!.address} }
+`);
+    try {
+      const first = await backendOf(tg, '/s');
+      assert.equal(first.backend, 'b1');
+      const cookie = first.setCookie!.split(';')[0]!;
+      for (let i = 0; i < 3; i++) {
+        const again = await backendOf(tg, '/s', { cookie });
+        assert.equal(again.backend, 'b1');
+        assert.equal(again.setCookie, undefined);
+      }
+      const records = await tg.waitForRecords(4);
+      assert.ok(
+        records.slice(1).every((r) => r.tollgate.attempts.length === 1),
+        'pinned requests go straight to b1',
+      );
+    } finally {
+      await tg.close();
+    }
+  });
+
   it('weighted_round_robin follows the weights', async () => {
     const tg = await startTollgate(`
 listeners: [{ name: public, address: 127.0.0.1:0 }]

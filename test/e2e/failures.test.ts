@@ -191,6 +191,24 @@ describe('upstream failures, terminations and retries', () => {
     }
   });
 
+  it('passes a retryable status through when no backend is left to retry on', async () => {
+    const tg = await startTollgate(
+      pool(
+        `{ name: good, address: ${good.address} }`,
+        '    retries: { attempts: 2, on: [503] }\n    outlier_detection: { consecutive_failures: 1, ejection_time: 30s }',
+      ),
+    );
+    try {
+      const r = await get(tg, '/status/503');
+      assert.equal(r.status, 503);
+      assert.equal(JSON.parse(r.body).backend, 'good', "the backend's own answer, not a local reply");
+      assert.equal(r.record.tollgate.termination, 'ok');
+      assert.equal(r.record.tollgate.attempts.length, 1);
+    } finally {
+      await tg.close();
+    }
+  });
+
   it('answers 502 upstream_protocol_error when the backend does not speak HTTP', async () => {
     const tg = await startTollgate(
       pool(`{ name: good, address: ${good.address} }`, '    retries: { attempts: 0 }'),

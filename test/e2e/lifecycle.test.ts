@@ -10,18 +10,11 @@ import { Agent, request } from 'undici';
 import { compileConfigText } from '../../src/config/index.js';
 import type { TestBackend } from '../helpers/backends.js';
 import { startBackend } from '../helpers/backends.js';
+import { freePort } from '../helpers/process.js';
 import { assertValidRecord } from '../helpers/schema.js';
 import { startTollgate } from '../helpers/tollgate.js';
 
 const MAIN = path.resolve('dist/cli/main.js');
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function config(port: number, backends: TestBackend[], extra = ''): string {
   return `listeners: [{ name: public, address: 127.0.0.1:${port} }]

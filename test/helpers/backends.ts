@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import net from 'node:net';
+import { freePort } from './process.js';
 
 /**
  * Loopback backends for tests, on port 0. The default handler answers by path:
@@ -127,11 +127,7 @@ function streamBytes(res: http.ServerResponse, n: number): void {
 
 /** An address nothing listens on: connections are refused. */
 export async function refusedAddress(): Promise<string> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return `127.0.0.1:${port}`;
+  return `127.0.0.1:${await freePort()}`;
 }
 
 /**
