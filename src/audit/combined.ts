@@ -8,6 +8,7 @@ import { redactQuery } from './redact.js';
  * line or a field (SPEC §6). Times are UTC.
  */
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const UNSAFE = /[\x00-\x1f\x7f-\uffff"\\]/g;
 
 function hex(c: string): string {
