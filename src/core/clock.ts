@@ -31,10 +31,17 @@ export class FakeClock implements Clock {
   }
 }
 
-/** ISO 8601 UTC with microseconds: 2026-11-25T15:16:52.123456Z. */
+/** ISO 8601 UTC with microseconds: 2026-11-25T15:16:52.123456Z. The date-and-second prefix is cached. */
+let cachedSecond = Number.NaN;
+let cachedPrefix = '';
+
 export function isoMicros(epochMs: number): string {
-  const whole = Math.floor(epochMs);
-  const micros = Math.floor((epochMs - whole) * 1000);
-  const base = new Date(whole).toISOString(); // 2026-11-25T15:16:52.123Z
-  return `${base.slice(0, 23)}${String(micros).padStart(3, '0')}Z`;
+  const us = Math.round(epochMs * 1000); // whole microseconds since the epoch (exact below 2^53)
+  const second = Math.floor(us / 1_000_000);
+  if (second !== cachedSecond) {
+    cachedSecond = second;
+    cachedPrefix = new Date(second * 1000).toISOString().slice(0, 20); // 2026-11-25T15:16:52.
+  }
+  const micros = us - second * 1_000_000;
+  return `${cachedPrefix}${micros < 100_000 ? (micros < 10_000 ? (micros < 1000 ? (micros < 100 ? (micros < 10 ? '00000' : '0000') : '000') : '00') : '0') : ''}${micros}Z`;
 }
