@@ -731,9 +731,22 @@ export function handleClientError(
     message = `client connection failed mid-request: ${code || err.message}`;
   }
   if (active !== undefined && !active.completed && active.res !== null) {
-    // the request was already being handled (e.g. its body was too slow): end that one
-    if (termination === 'client_timeout' || termination === 'bad_request') fail(active, termination, message);
-    socket.destroy();
+    // the request was already being handled (e.g. its body was too slow): end that one, and its attempt
+    const a = active.current;
+    if (
+      a !== null &&
+      a.settle(termination === 'client_aborted' ? 'client_aborted' : 'client_timeout', message)
+    )
+      a.abort?.(err);
+    if (termination === 'client_timeout' || termination === 'bad_request') {
+      fail(active, termination, message);
+      const res = active.res;
+      if (res.writableFinished) socket.destroy();
+      else {
+        res.once('finish', () => socket.destroy());
+        setTimeout(() => socket.destroy(), 1000).unref();
+      }
+    } else socket.destroy();
     return;
   }
   const raw = err.rawPacket;

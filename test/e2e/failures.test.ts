@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
@@ -233,6 +234,52 @@ describe('upstream failures, terminations and retries', () => {
       assert.equal(r.http.response.status_code, 200);
       assert.equal(r.http.response.body.size, 5000);
       assert.match(r.error.message!, /failed mid-response/);
+    } finally {
+      await tg.close();
+    }
+  });
+
+  it('records upstream_response_timeout when the backend stalls mid-body longer than the idle timeout', async () => {
+    const staller = await startBackend('staller', (_req, res) => {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('x'.repeat(10)); // then nothing
+    });
+    const tg = await startTollgate(
+      pool(`{ name: staller, address: ${staller.address} }`, '    timeouts: { idle: 300ms }'),
+    );
+    try {
+      const res = await request(tg.url('/half'));
+      assert.equal(res.statusCode, 200);
+      await assert.rejects(res.body.text());
+      const r = await tg.record(res.headers['x-request-id'] as string);
+      assert.equal(r.tollgate.termination, 'upstream_response_timeout');
+      assert.equal(r.http.response.status_code, 200);
+      assert.equal(r.http.response.body.size, 10);
+    } finally {
+      await tg.close();
+      await staller.close();
+    }
+  });
+
+  it('answers 408 client_timeout when the client sends its body too slowly (request_timeout)', async () => {
+    const tg = await startTollgate(`
+listeners: [{ name: public, address: 127.0.0.1:0, limits: { request_timeout: 600ms, headers_timeout: 500ms } }]
+routes: [{ name: r, pool: p }]
+pools: [{ name: p, backends: [{ name: good, address: ${good.address} }] }]
+`);
+    try {
+      const socket = net.connect(tg.port, '127.0.0.1');
+      socket.on('error', () => {});
+      let text = '';
+      socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      await new Promise((r) => socket.once('connect', r));
+      socket.write('POST /sink HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\n\r\nabc');
+      const closed = new Promise((r) => socket.once('close', r));
+      const [r] = await tg.waitForRecords(1, 5000);
+      await closed;
+      assert.equal(r!.tollgate.termination, 'client_timeout');
+      assert.match(text, /^HTTP\/1\.1 408/);
+      assert.equal(r!.http.response.status_code, 408);
     } finally {
       await tg.close();
     }
