@@ -1,11 +1,10 @@
 import os from 'node:os';
-import { Recorder } from '../audit/index.js';
+import { AuditPipeline } from '../audit/index.js';
 import type { RuntimePlan } from '../config/index.js';
 import { diffConfig } from '../config/index.js';
-import type { Clock, Logger, OutcomeObserver, RequestOutcome } from '../core/index.js';
+import type { AdminEvent, Clock, Logger, OutcomeObserver, RequestOutcome } from '../core/index.js';
 import { systemClock, systemEvent } from '../core/index.js';
 import { DataPlane } from '../proxy/index.js';
-import { EventLog } from './event-log.js';
 
 export interface AppOptions {
   logger: Logger;
@@ -17,13 +16,13 @@ export interface AppOptions {
 }
 
 /**
- * The composition root: wires the proxy's `complete` hand-off to the recorder and any other
- * observers, health/admin events to the event log, and owns start, reload and stop.
+ * The composition root: wires the proxy's `complete` hand-off to the audit pipeline and any
+ * other observers, health/admin events into the same chained trail, the audit gate into the
+ * proxy's receive phase, and owns start, reload and stop.
  */
 export class App {
   readonly proxy: DataPlane;
-  readonly recorder: Recorder;
-  readonly events: EventLog;
+  readonly audit: AuditPipeline;
   readonly #logger: Logger;
   #plan: RuntimePlan;
   #stopped = false;
@@ -32,27 +31,49 @@ export class App {
     const clock = options.clock ?? systemClock;
     this.#plan = plan;
     this.#logger = options.logger;
-    this.events = new EventLog(plan.dataDir, options.logger);
-    this.recorder = new Recorder(plan, options.instance ?? `${os.hostname()}:${process.pid}`, options.logger);
-    const observers: OutcomeObserver[] = [this.recorder, ...(options.observers ?? [])];
+    this.audit = new AuditPipeline(plan, {
+      instance: options.instance ?? `${os.hostname()}:${process.pid}`,
+      logger: options.logger,
+      clock,
+    });
+    const audit = this.audit;
+    const extra = options.observers ?? [];
     const observer: OutcomeObserver =
-      observers.length === 1
-        ? this.recorder
+      extra.length === 0
+        ? audit
         : {
             onOutcome(o: RequestOutcome) {
-              for (const ob of observers) ob.onOutcome(o);
+              audit.onOutcome(o);
+              for (const ob of extra) ob.onOutcome(o);
             },
           };
-    this.proxy = new DataPlane({ clock, observer, logger: options.logger, events: this.events });
+    this.proxy = new DataPlane({
+      clock,
+      observer,
+      logger: options.logger,
+      events: audit,
+      auditGate: () => audit.gate(),
+    });
   }
 
   get plan(): RuntimePlan {
     return this.#plan;
   }
 
+  /** Admin events as they are recorded (tests, the admin stream). */
+  get events(): { subscribe(fn: (e: AdminEvent) => void): void } {
+    return this.audit;
+  }
+
   async start(): Promise<void> {
-    await this.proxy.start(this.#plan);
-    this.events.emit(
+    await this.audit.start();
+    try {
+      await this.proxy.start(this.#plan);
+    } catch (err) {
+      await this.audit.stop();
+      throw err;
+    }
+    this.audit.emit(
       systemEvent('tollgate_started', 'success', null, {
         config: this.#plan.source,
         listeners: this.#plan.listeners.length,
@@ -66,20 +87,20 @@ export class App {
     try {
       await this.proxy.reload(plan);
     } catch (err) {
-      this.events.emit({
-        ...systemEvent(
+      this.audit.emit(
+        systemEvent(
           'config_reload',
           'failure',
           err instanceof Error ? err.message : String(err),
           { config: plan.source },
           actor,
         ),
-      });
+      );
       throw err;
     }
-    this.recorder.reload(plan);
+    this.audit.reload(plan);
     this.#plan = plan;
-    this.events.emit({
+    this.audit.emit({
       ...systemEvent('config_reload', 'success', null, { config: plan.source }, actor),
       diff: diffConfig(before.config, plan.config),
     });
@@ -87,7 +108,7 @@ export class App {
 
   /** A reload refused before it reached the proxy (invalid config): recorded, nothing changes. */
   reloadRefused(reason: string, actor: string): void {
-    this.events.emit(systemEvent('config_reload', 'failure', reason, { config: this.#plan.source }, actor));
+    this.audit.emit(systemEvent('config_reload', 'failure', reason, { config: this.#plan.source }, actor));
   }
 
   /** Drain: stop accepting, let in-flight requests finish until the deadline, then stop. Idempotent. */
@@ -96,15 +117,18 @@ export class App {
     this.#stopped = true;
     const { cut } = await this.proxy.drain(deadlineMs);
     await this.proxy.close();
-    this.events.emit(
+    this.audit.emit(
       systemEvent(
         'tollgate_stopped',
         'success',
         cut > 0 ? `${cut} connections cut at the drain deadline` : null,
       ),
     );
-    this.recorder.close();
-    this.events.close();
-    this.#logger.log('info', 'stopped', { cut });
+    await this.audit.stop();
+    this.#logger.log('info', 'stopped', {
+      cut,
+      lost: this.audit.health.lost,
+      last_seq: this.audit.health.lastSeq,
+    });
   }
 }

@@ -98,13 +98,15 @@ export function demoBanner(url: string, dataDir: string): string {
 Tollgate demo is running.
 
   proxy:    ${url}
-  records:  ${dataDir}/requests.jsonl (one JSON record per request)
+  records:  ${dataDir}/audit.db (the embedded store; every request and admin event, hash-chained)
 
 Try:
   curl -i ${url}/                    # round robin over demo-1..3; note x-request-id
-  curl -i ${url}/status/503          # the backend's 503, passed through
-  curl -i ${url}/slow?ms=500         # a slow answer; see timings in the record
-  tail -n 1 ${dataDir}/requests.jsonl
+  curl -i ${url}/status/503          # retried on the other backends, then passed through
+  curl -i ${url}/slow?ms=500         # a slow answer; see the timings
+  tollgate query --data ${dataDir} --since 10m          # what happened (npx tollgate … from the checkout)
+  tollgate explain --data ${dataDir} REQUEST_ID         # one request's whole story
+  tollgate verify --data ${dataDir}                     # the chain and its signed checkpoints
 
 Ctrl-C drains and stops.
 `;

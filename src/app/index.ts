@@ -1,5 +1,4 @@
 export type { AppOptions } from './app.js';
 export { App } from './app.js';
 export { demoBanner, demoConfig, startDemoBackends } from './demo.js';
-export { EventLog } from './event-log.js';
 export { installSignals } from './signals.js';

@@ -1,8 +1,21 @@
+export type { AdminRecord } from './admin-record.js';
+export { ADMIN_SCHEMA, buildAdminRecord } from './admin-record.js';
+export {
+  chainHash,
+  embeddedSeq,
+  GENESIS,
+  sealLine,
+  signCheckpoint,
+  verifyCheckpoint,
+  withHash,
+} from './chain.js';
 export { combinedLine, escapeCombined } from './combined.js';
-export { LineWriter } from './line-writer.js';
+export type { AuditHealth, AuditPipelineOptions } from './pipeline.js';
+export { AuditPipeline, QUEUE_LIMIT, QUEUE_PUSHBACK } from './pipeline.js';
 export type { RecordAttempt, RequestRecord } from './record.js';
 export { buildRequestRecord, REQUEST_SCHEMA } from './record.js';
-export { Recorder } from './recorder.js';
 export type { Redaction } from './redact.js';
 export { captureHeaders, REDACTED, redactQuery } from './redact.js';
 export { serializeRequestRecord } from './serialize.js';
+export type { VerifyResult } from './verify.js';
+export { loadCheckpoints, verifyChain } from './verify.js';

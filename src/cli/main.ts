@@ -2,7 +2,10 @@
 import { Command, CommanderError } from 'commander';
 import { isTollgateError } from '../core/index.js';
 import { checkCommand } from './check.js';
+import { explainCommand } from './explain.js';
+import { queryCommand } from './query.js';
 import { startCommand } from './start.js';
+import { verifyCommand } from './verify.js';
 
 /**
  * `tollgate` — argv → command. A user mistake (bad flag, invalid config, port in use) is one
@@ -29,6 +32,39 @@ program
   .description('validate a config file; prints FILE:LINE:COL path: message per problem')
   .requiredOption('-c, --config <file>', 'config file')
   .action(checkCommand);
+
+const storeOptions = (c: Command) =>
+  c
+    .option('--data <dir>', 'data directory (default ./tollgate-data)')
+    .option('-c, --config <file>', "use this config's data_dir");
+
+storeOptions(
+  program
+    .command('query')
+    .description('search the audit store (newest first)')
+    .option('--since <when>', 'a duration ago (1h, 30m, 7d) or a date')
+    .option('--until <when>', 'a duration ago or a date')
+    .option('--status <status>', '404, or a class: 5xx')
+    .option('--client-ip <ip>', 'an address or a CIDR range')
+    .option('--user <name>', 'the identified user')
+    .option('--route <name>', 'route name')
+    .option('--backend <name>', 'backend name')
+    .option('--termination <code>', 'termination code')
+    .option('--request-id <id>', 'request id')
+    .option('--format <format>', 'table, json (one record per line) or csv', 'table')
+    .option('--limit <n>', 'at most this many records', '100'),
+).action(queryCommand);
+
+storeOptions(
+  program.command('explain').description('the whole story of one request').argument('<request-id>'),
+).action((id: string, o) => explainCommand(id, o));
+
+storeOptions(
+  program
+    .command('verify')
+    .description('check the tamper-evident chain and its signed checkpoints; exit 1 naming the first bad seq')
+    .option('--quiet', 'no progress on stderr'),
+).action(verifyCommand);
 
 try {
   await program.parseAsync(process.argv);

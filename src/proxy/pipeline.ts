@@ -733,10 +733,7 @@ export function handleClientError(
   if (active !== undefined && !active.completed && active.res !== null) {
     // the request was already being handled (e.g. its body was too slow): end that one, and its attempt
     const a = active.current;
-    if (
-      a !== null &&
-      a.settle(termination === 'client_aborted' ? 'client_aborted' : 'client_timeout', message)
-    )
+    if (a?.settle(termination === 'client_aborted' ? 'client_aborted' : 'client_timeout', message))
       a.abort?.(err);
     if (termination === 'client_timeout' || termination === 'bad_request') {
       fail(active, termination, message);

@@ -11,7 +11,7 @@ import { compileConfigText } from '../../src/config/index.js';
 import type { TestBackend } from '../helpers/backends.js';
 import { startBackend } from '../helpers/backends.js';
 import { freePort } from '../helpers/process.js';
-import { assertValidRecord } from '../helpers/schema.js';
+import { readStore } from '../helpers/store.js';
 import { startTollgate } from '../helpers/tollgate.js';
 
 const MAIN = path.resolve('dist/cli/main.js');
@@ -39,20 +39,6 @@ async function waitForPort(port: number, ms = 10_000): Promise<void> {
     await sleep(50);
   }
   throw new Error(`port ${port} did not open`);
-}
-
-function readRecords(dataDir: string) {
-  const file = path.join(dataDir, 'requests.jsonl');
-  if (!fs.existsSync(file)) return [];
-  return fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => {
-      const r = JSON.parse(l);
-      assertValidRecord(r);
-      return r;
-    });
 }
 
 describe('lifecycle: reload and drain', () => {
@@ -198,14 +184,9 @@ describe('lifecycle: reload and drain', () => {
       await res.body.dump();
       assert.equal(await exited, 0);
       child = null;
-      const records = readRecords(path.join(dir, 'data'));
+      const { requests: records, admin: events } = readStore(path.join(dir, 'data'));
       assert.equal(records.length, 4);
       assert.ok(records.every((r) => r.tollgate.termination === 'ok'));
-      const events = fs
-        .readFileSync(path.join(dir, 'data', 'events.jsonl'), 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l));
       const reloads = events.filter((e) => e.event.action === 'config_reload');
       assert.deepEqual(
         reloads.map((e) => [e.event.outcome, e.user.name]),
@@ -214,7 +195,7 @@ describe('lifecycle: reload and drain', () => {
           ['failure', 'local-operator'],
         ],
       );
-      assert.match(reloads[1].event.reason, /unknown key "bakends"/);
+      assert.match(reloads[1]!.event.reason!, /unknown key "bakends"/);
     });
   });
 });

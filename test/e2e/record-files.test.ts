@@ -8,6 +8,7 @@ import type { TestBackend } from '../helpers/backends.js';
 import { startBackend } from '../helpers/backends.js';
 import { rawExchange } from '../helpers/raw.js';
 import { assertValidRecord } from '../helpers/schema.js';
+import { readStore } from '../helpers/store.js';
 import { startTollgate } from '../helpers/tollgate.js';
 
 const COMBINED =
@@ -22,7 +23,7 @@ describe('record files', () => {
     await b.close();
   });
 
-  it('writes the same records to requests.jsonl, a rotated jsonl sink and a combined log that escapes control bytes', async () => {
+  it('ships the stored records to a rotated jsonl sink and a combined log that escapes control bytes', async () => {
     const tg = await startTollgate(`
 listeners: [{ name: public, address: 127.0.0.1:0 }]
 routes: [{ name: r, pool: p }]
@@ -46,9 +47,10 @@ audit:
       );
       await tg.waitForRecords(13);
       await sleep(100);
-      const main = fs.readFileSync(path.join(tg.dataDir, 'requests.jsonl'), 'utf8').trim().split('\n');
+      await tg.app.audit.committed();
+      await sleep(400); // sinks ship from the store every 200 ms
+      const main = readStore(tg.dataDir).requests;
       assert.equal(main.length, 13);
-      for (const l of main) assertValidRecord(JSON.parse(l));
 
       const dir = path.join(tg.dataDir, 'sink');
       const files = fs.readdirSync(dir).sort();
@@ -58,6 +60,22 @@ audit:
       );
       assert.ok(files.length >= 2, `rotation happened: ${files}`);
       assert.ok(fs.statSync(path.join(dir, 'requests.jsonl.1')).size >= 4096);
+      const shipped = ['requests.jsonl.2', 'requests.jsonl.1', 'requests.jsonl']
+        .filter((f) => files.includes(f))
+        .flatMap((f) => fs.readFileSync(path.join(dir, f), 'utf8').trim().split('\n'))
+        .map((l) => JSON.parse(l));
+      const seqs = shipped.map((r) => r.tollgate.chain.seq);
+      assert.deepEqual(
+        seqs,
+        [...seqs].sort((a, b) => a - b),
+        'shipped in chain order',
+      );
+      const shippedRequests = shipped.filter((r) => r.schema === 'tollgate.request/1');
+      assert.ok(shippedRequests.length >= 1);
+      for (const r of shippedRequests) {
+        assertValidRecord(r);
+        assert.match(r.tollgate.chain.hash ?? '', /^[0-9a-f]{64}$/);
+      }
 
       const access = fs.readFileSync(path.join(tg.dataDir, 'access.log'), 'latin1').trim().split('\n');
       assert.equal(access.length, 13);
@@ -68,7 +86,7 @@ audit:
       assert.equal(m[5], '200');
       assert.equal(m[7], 'http://ref.example/');
       assert.equal(m[8], 'agent/1.0');
-      const odd = access.find((l) => l.includes('/odd'))!;
+      const odd = access.find((l) => l.includes('/odd')) ?? '';
       assert.ok(COMBINED.test(odd), odd);
       assert.ok(odd.endsWith('"a\\x22b\\x5cc\\xc3\\xa9"'), odd); // é arrives as two bytes, each escaped
     } finally {

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RequestRecord } from '../../src/audit/index.js';
-import { assertValidRecord } from './schema.js';
+import { readStore } from './store.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -42,7 +42,7 @@ export interface TollgateProcess {
   stderr(): string;
   /** Resident set size in bytes, from /proc/PID/status (VmRSS). */
   rss(): number;
-  /** Parsed, schema-validated lines of `<data_dir>/requests.jsonl`. */
+  /** Schema-validated request records from the embedded store, in chain order. */
   records(): RequestRecord[];
   /** Resolves with the records once `check` finds what it wants (rejects after timeoutMs). */
   waitForRecords(check: (records: RequestRecord[]) => boolean, timeoutMs?: number): Promise<RequestRecord[]>;
@@ -107,18 +107,9 @@ export async function startTollgateProcess(yaml: string, listenerExtra = ''): Pr
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  const recordsFile = path.join(dataDir, 'requests.jsonl');
-  const records = (): RequestRecord[] => {
-    if (!fs.existsSync(recordsFile)) return [];
-    const out: RequestRecord[] = [];
-    for (const line of fs.readFileSync(recordsFile, 'utf8').split('\n')) {
-      if (line === '') continue;
-      const r: unknown = JSON.parse(line);
-      assertValidRecord(r);
-      out.push(r);
-    }
-    return out;
-  };
+  // the store is readable while Tollgate writes it (WAL); records appear within one commit interval
+  const records = (): RequestRecord[] =>
+    fs.existsSync(path.join(dataDir, 'audit.db')) ? readStore(dataDir).requests : [];
   return {
     child,
     pid: child.pid!,
@@ -139,7 +130,7 @@ export async function startTollgateProcess(yaml: string, listenerExtra = ''): Pr
         if (check(rs)) return rs;
         if (Date.now() > end) {
           throw new Error(
-            `timed out waiting for records in ${recordsFile}; have ${rs.length}: ${JSON.stringify(rs.map((r) => [r.url.path, r.tollgate.termination]))}`,
+            `timed out waiting for records in the store of ${dataDir}; have ${rs.length}: ${JSON.stringify(rs.map((r) => [r.url.path, r.tollgate.termination]))}`,
           );
         }
         await new Promise((r) => setTimeout(r, 50));

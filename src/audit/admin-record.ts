@@ -1,0 +1,35 @@
+import { randomUUID } from 'node:crypto';
+import type { AdminEvent } from '../core/index.js';
+import { isoMicros } from '../core/index.js';
+
+export const ADMIN_SCHEMA = 'tollgate.admin/1';
+
+/** A `tollgate.admin/1` record (SPEC §3): who did what, from where, with what result. */
+export interface AdminRecord {
+  schema: typeof ADMIN_SCHEMA;
+  '@timestamp': string;
+  event: { id: string; action: string; outcome: 'success' | 'failure'; reason: string | null };
+  user: { name: string; roles: string[] };
+  source: { address: string | null };
+  http: { request: { method: string | null } };
+  url: { path: string | null };
+  tollgate: {
+    diff: unknown;
+    labels: AdminEvent['labels'];
+    instance: string;
+    chain: { seq: number | null; hash: string | null };
+  };
+}
+
+export function buildAdminRecord(e: AdminEvent, instance: string, nowMs: number): AdminRecord {
+  return {
+    schema: ADMIN_SCHEMA,
+    '@timestamp': isoMicros(nowMs),
+    event: { id: randomUUID(), action: e.action, outcome: e.outcome, reason: e.reason },
+    user: { name: e.actor, roles: e.roles },
+    source: { address: e.sourceAddress },
+    http: { request: { method: e.method } },
+    url: { path: e.path },
+    tollgate: { diff: e.diff ?? null, labels: e.labels, instance, chain: { seq: null, hash: null } },
+  };
+}

@@ -1,0 +1,299 @@
+import { Worker } from 'node:worker_threads';
+import type { AuditPlan, RuntimePlan } from '../config/index.js';
+import type { AdminEvent, Clock, EventSink, Logger, OutcomeObserver, RequestOutcome } from '../core/index.js';
+import { systemEvent } from '../core/index.js';
+import { buildAdminRecord } from './admin-record.js';
+import { serializeRequestRecord } from './serialize.js';
+import type { FromWriter, SinkConfig, ToWriter, WriterConfig } from './writer-protocol.js';
+
+/** Records queued (not yet committed) above which new requests are pushed back (503 audit_unavailable). */
+export const QUEUE_PUSHBACK = 100_000;
+/** Records queued above which a record truly cannot be kept: counted as lost (under fail_open, past QUEUE_PUSHBACK while the store fails). */
+export const QUEUE_LIMIT = 1_000_000;
+
+export interface AuditHealth {
+  state: 'starting' | 'ok' | 'failing' | 'stopped';
+  reason: string | null;
+  /** Records handed to the pipeline and not yet committed. */
+  queued: number;
+  /** Records that could not be kept (must stay 0). */
+  lost: number;
+  /** Records committed since start. */
+  committed: number;
+  lastSeq: number;
+  /** Per sink: records committed but not yet shipped. */
+  lag: Record<string, number>;
+  sinkErrors: Record<string, string>;
+}
+
+export interface AuditPipelineOptions {
+  instance: string;
+  logger: Logger;
+  clock: Clock;
+}
+
+function sinkConfigs(audit: AuditPlan): SinkConfig[] {
+  return audit.sinks.map((s) => ({
+    type: s.type,
+    path: s.options.path as string | undefined,
+    rotateBytes: (s.options.rotateBytes as number | null | undefined) ?? null,
+    keep: s.options.keep as number | undefined,
+  }));
+}
+
+/** The writer thread: dist/audit/writer-thread.js, or under tsx (tests) the .ts source with tsx registered in the thread. */
+function startWriter(config: WriterConfig): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./writer-thread.js', import.meta.url), { workerData: config });
+  const entry = new URL('./writer-thread.ts', import.meta.url).href;
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const code = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); })`;
+  return new Worker(code, { eval: true, workerData: config });
+}
+
+/**
+ * The request thread's side of the audit path (DESIGN rule 4): every outcome and admin event
+ * becomes a record line (redacted, serialized) that is batched per event-loop turn and handed
+ * to the writer thread, which numbers, chains and commits it. Nothing is dropped silently: a
+ * writer that cannot commit keeps the batches and the pipeline reports `failing` (the gate then
+ * refuses traffic under fail_closed); past QUEUE_PUSHBACK queued records new requests are pushed
+ * back; past QUEUE_LIMIT a record is counted in `lost`.
+ */
+export class AuditPipeline implements OutcomeObserver, EventSink {
+  readonly #opts: AuditPipelineOptions;
+  #audit: AuditPlan;
+  readonly #worker: Worker;
+  #flat: (string | number | null)[] = [];
+  #scheduled = false;
+  #batchId = 0;
+  #inflight = new Map<number, number>();
+  #waiters: { id: number; resolve: () => void }[] = [];
+  #listeners: ((e: AdminEvent) => void)[] = [];
+  #stopped: Promise<void> | null = null;
+  readonly #ready: Promise<void>;
+  readonly health: AuditHealth = {
+    state: 'starting',
+    reason: null,
+    queued: 0,
+    lost: 0,
+    committed: 0,
+    lastSeq: 0,
+    lag: {},
+    sinkErrors: {},
+  };
+
+  constructor(plan: RuntimePlan, opts: AuditPipelineOptions) {
+    this.#opts = opts;
+    this.#audit = plan.audit;
+    const config: WriterConfig = {
+      storePath: plan.audit.storePath,
+      dataDir: plan.dataDir,
+      sinks: sinkConfigs(plan.audit),
+      checkpointIntervalMs: plan.audit.chain.enabled ? plan.audit.chain.checkpointIntervalMs : 0,
+      retentionMs: plan.audit.retentionMs,
+      retryMs: 1000,
+    };
+    this.#worker = startWriter(config);
+    this.#ready = new Promise((resolve, reject) => {
+      this.#worker.once('error', reject);
+      this.#worker.on('message', (m: FromWriter) => {
+        if (m.type === 'ready') resolve();
+        this.#onMessage(m);
+      });
+    });
+    this.#worker.on('error', (err) => {
+      this.health.state = 'failing';
+      this.health.reason = `writer thread crashed: ${err.message}`;
+      opts.logger.log('error', 'audit writer thread crashed', { error: err.stack });
+    });
+  }
+
+  /** Resolves once the writer thread has opened the store. */
+  async start(): Promise<void> {
+    await this.#ready;
+    this.health.state = 'ok';
+    this.emit(systemEvent('audit_pipeline_started', 'success', null, { store: this.#audit.storePath }));
+  }
+
+  /** Subscribe to every admin event (the admin stream, tests). */
+  subscribe(fn: (e: AdminEvent) => void): void {
+    this.#listeners.push(fn);
+  }
+
+  /** Redaction and sinks of a new plan. */
+  reload(plan: RuntimePlan): void {
+    this.#audit = plan.audit;
+  }
+
+  /** Why new requests must be refused now (fail_closed, or pushback), or null. */
+  gate(): string | null {
+    const h = this.health;
+    if (h.state === 'failing') return this.#audit.onFailure === 'fail_closed' ? h.reason : null;
+    if (h.queued >= QUEUE_PUSHBACK)
+      return `the audit queue holds ${h.queued} records not yet committed (pushback)`;
+    return null;
+  }
+
+  onOutcome(o: RequestOutcome): void {
+    this.#push(
+      'request',
+      Math.round(o.endMs),
+      serializeRequestRecord(o, this.#audit, this.#opts.instance),
+      o.requestId,
+      o.clientAddress,
+      o.statusCode,
+      o.route,
+      o.backendName,
+      o.termination,
+      o.userName,
+      null,
+    );
+  }
+
+  emit(e: AdminEvent): void {
+    const now = this.#opts.clock.now();
+    const line = JSON.stringify(buildAdminRecord(e, this.#opts.instance, now));
+    this.#push('admin', Math.round(now), line, null, null, null, null, null, null, e.actor, e.action);
+    this.#opts.logger.log(e.outcome === 'failure' ? 'warn' : 'info', e.action, {
+      reason: e.reason,
+      actor: e.actor,
+      ...e.labels,
+    });
+    for (const fn of this.#listeners) fn(e);
+  }
+
+  #push(
+    kind: string,
+    ts: number,
+    line: string,
+    requestId: string | null,
+    clientIp: string | null,
+    status: number | null,
+    route: string | null,
+    backend: string | null,
+    termination: string | null,
+    user: string | null,
+    action: string | null,
+  ): void {
+    const h = this.health;
+    // fail_open keeps serving while the store fails: records past the pushback mark cannot be kept
+    const limit =
+      h.state === 'failing' && this.#audit.onFailure === 'fail_open' ? QUEUE_PUSHBACK : QUEUE_LIMIT;
+    if (h.queued >= limit || h.state === 'stopped') {
+      this.health.lost++;
+      return;
+    }
+    this.#flat.push(kind, ts, line, requestId, clientIp, status, route, backend, termination, user, action);
+    this.health.queued++;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(flushSoon, this);
+    }
+  }
+
+  /** @internal Sends what is pending to the writer thread. */
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#flat.length === 0) return;
+    const id = ++this.#batchId;
+    const flat = this.#flat;
+    this.#flat = [];
+    this.#inflight.set(id, flat.length / 11);
+    const m: ToWriter = { type: 'batch', id, flat };
+    this.#worker.postMessage(m);
+  }
+
+  /** Resolves when everything handed over so far is committed. */
+  committed(): Promise<void> {
+    this.flush();
+    const id = this.#batchId;
+    if (![...this.#inflight.keys()].some((k) => k <= id)) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ id, resolve }));
+  }
+
+  #onMessage(m: FromWriter): void {
+    const h = this.health;
+    switch (m.type) {
+      case 'ack': {
+        this.#inflight.delete(m.id);
+        h.queued -= m.count;
+        h.committed += m.count;
+        h.lastSeq = m.lastSeq;
+        const min = this.#inflight.size === 0 ? Number.POSITIVE_INFINITY : Math.min(...this.#inflight.keys());
+        this.#waiters = this.#waiters.filter((w) => {
+          if (w.id < min) w.resolve();
+          return w.id >= min;
+        });
+        break;
+      }
+      case 'failure':
+        h.state = 'failing';
+        h.reason = `the audit store cannot be written: ${m.reason}`;
+        this.#opts.logger.log(
+          'error',
+          'audit store cannot be written; records are kept in memory and retried',
+          { reason: m.reason, on_failure: this.#audit.onFailure },
+        );
+        this.emit(
+          systemEvent('audit_pipeline_failed', 'failure', m.reason, { on_failure: this.#audit.onFailure }),
+        );
+        break;
+      case 'recovered':
+        h.state = 'ok';
+        h.reason = null;
+        this.emit(
+          systemEvent(
+            'audit_pipeline_recovered',
+            'success',
+            `the store takes records again after: ${m.reason}`,
+            {},
+          ),
+        );
+        break;
+      case 'sink':
+        if (m.error === null) delete h.sinkErrors[m.sink];
+        else {
+          h.sinkErrors[m.sink] = m.error;
+          this.#opts.logger.log('warn', 'audit sink failing; it will catch up from its cursor', {
+            sink: m.sink,
+            error: m.error,
+          });
+        }
+        break;
+      case 'lag':
+        h.lag = m.lags;
+        break;
+      case 'pruned':
+        this.#opts.logger.log('info', 'retention pruned old records', { count: m.count });
+        break;
+      case 'stopped':
+      case 'ready':
+        break;
+    }
+  }
+
+  /** Commits what is queued, writes a final checkpoint, stops the writer. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopped ??= (async () => {
+      this.emit(systemEvent('audit_pipeline_stopped', 'success', null, {}));
+      this.flush();
+      const done = new Promise<void>((resolve) => {
+        this.#worker.on('message', (m: FromWriter) => {
+          if (m.type === 'stopped') {
+            if (m.unwritten > 0) this.health.lost += m.unwritten;
+            resolve();
+          }
+        });
+        this.#worker.once('exit', () => resolve());
+      });
+      this.#worker.postMessage({ type: 'stop' } satisfies ToWriter);
+      await done;
+      this.health.state = 'stopped';
+      await this.#worker.terminate();
+    })();
+    return this.#stopped;
+  }
+}
+
+function flushSoon(p: AuditPipeline): void {
+  p.flush();
+}

@@ -1,0 +1,243 @@
+/**
+ * The audit writer (a worker thread; DESIGN "The audit path"). It owns the store's one writer
+ * connection and the chain: it numbers records, extends the hash chain, commits each batch in
+ * one transaction (group commit), signs checkpoints, prunes by retention, and ships new rows to
+ * every sink from its persisted cursor. It never drops a batch: a batch that cannot be committed
+ * is kept, in order, and retried until the store takes it.
+ */
+
+import { generateKeyPairSync } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Store, StoredRow } from '../store/index.js';
+import { openStore } from '../store/index.js';
+import { chainHash, GENESIS, sealLine, signCheckpoint } from './chain.js';
+import { CombinedSink, JsonlSink, StdoutSink } from './sinks/file-sinks.js';
+import type { RecordSink } from './sinks/sink.js';
+import type { FromWriter, ToWriter, WriterConfig } from './writer-protocol.js';
+import { FIELDS } from './writer-protocol.js';
+
+const config = workerData as WriterConfig;
+const port = parentPort!;
+
+function post(m: FromWriter): void {
+  port.postMessage(m);
+}
+
+function keyPair(dataDir: string): string {
+  const priv = path.join(dataDir, 'chain-key.pem');
+  const pub = path.join(dataDir, 'chain-key.pub.pem');
+  if (!fs.existsSync(priv)) {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    fs.mkdirSync(dataDir, { recursive: true });
+    fs.writeFileSync(priv, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
+    fs.writeFileSync(pub, publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o644 });
+  }
+  return fs.readFileSync(priv, 'utf8');
+}
+
+interface Batch {
+  id: number;
+  flat: (string | number | null)[];
+}
+
+class Writer {
+  #store: Store | null = null;
+  #seq = 0;
+  #hash = GENESIS;
+  #queue: Batch[] = [];
+  #failing: string | null = null;
+  #retry: NodeJS.Timeout | null = null;
+  readonly #key: string;
+  #sinks: RecordSink[] = [];
+  #sinkErrors = new Map<string, string>();
+  #lastCheckpointSeq = 0;
+  #timers: NodeJS.Timeout[] = [];
+
+  constructor() {
+    this.#key = keyPair(config.dataDir);
+    for (const s of config.sinks) {
+      if (s.type === 'jsonl') this.#sinks.push(new JsonlSink(s.path!, s.rotateBytes ?? null, s.keep ?? 5));
+      else if (s.type === 'combined') this.#sinks.push(new CombinedSink(s.path!));
+      else if (s.type === 'stdout') this.#sinks.push(new StdoutSink());
+    }
+    this.#openStore();
+    if (config.checkpointIntervalMs > 0)
+      this.#timers.push(setInterval(() => this.#checkpoint('interval'), config.checkpointIntervalMs));
+    this.#timers.push(setInterval(() => this.#ship(), 200));
+    if (config.retentionMs > 0) this.#timers.push(setInterval(() => this.#prune(), 60_000));
+  }
+
+  #openStore(): boolean {
+    try {
+      this.#store ??= openStore(config.storePath);
+      const last = this.#store.last();
+      this.#seq = last?.seq ?? 0;
+      this.#hash = last?.hash ?? this.#store.anchor()?.hash ?? GENESIS;
+      this.#lastCheckpointSeq = this.#store.lastCheckpoint()?.seq ?? 0;
+      return true;
+    } catch (err) {
+      this.#store = null;
+      this.#fail(err);
+      return false;
+    }
+  }
+
+  enqueue(b: Batch): void {
+    this.#queue.push(b);
+    if (this.#failing === null) this.#drain();
+  }
+
+  #drain(): void {
+    while (this.#queue.length > 0) {
+      if (this.#store === null && !this.#openStore()) return;
+      const b = this.#queue[0]!;
+      const seq0 = this.#seq;
+      const hash0 = this.#hash;
+      try {
+        const rows = this.#rows(b.flat);
+        this.#store!.insertBatch(rows);
+        this.#queue.shift();
+        post({ type: 'ack', id: b.id, count: rows.length, lastSeq: this.#seq });
+        if (this.#failing !== null) {
+          const reason = this.#failing;
+          this.#failing = null;
+          post({ type: 'recovered', reason });
+        }
+      } catch (err) {
+        this.#seq = seq0;
+        this.#hash = hash0;
+        this.#fail(err);
+        return;
+      }
+    }
+    this.#ship();
+  }
+
+  #rows(flat: (string | number | null)[]): StoredRow[] {
+    const rows: StoredRow[] = [];
+    for (let i = 0; i < flat.length; i += FIELDS) {
+      const seq = ++this.#seq;
+      const rec = sealLine(flat[i + 2] as string, seq);
+      const hash = chainHash(this.#hash, rec);
+      this.#hash = hash;
+      rows.push({
+        seq,
+        kind: flat[i] as 'request' | 'admin',
+        ts: flat[i + 1] as number,
+        rec,
+        hash,
+        requestId: flat[i + 3] as string | null,
+        clientIp: flat[i + 4] as string | null,
+        status: flat[i + 5] as number | null,
+        route: flat[i + 6] as string | null,
+        backend: flat[i + 7] as string | null,
+        termination: flat[i + 8] as string | null,
+        userName: flat[i + 9] as string | null,
+        action: flat[i + 10] as string | null,
+      });
+    }
+    return rows;
+  }
+
+  #fail(err: unknown): void {
+    const reason =
+      err instanceof Error
+        ? `${(err as NodeJS.ErrnoException).code ?? err.name}: ${err.message}`
+        : String(err);
+    if (this.#failing === null) post({ type: 'failure', reason, queued: this.#queuedRecords() });
+    this.#failing = reason;
+    if (this.#retry === null) {
+      this.#retry = setTimeout(() => {
+        this.#retry = null;
+        this.#drain();
+      }, config.retryMs);
+    }
+  }
+
+  #queuedRecords(): number {
+    let n = 0;
+    for (const b of this.#queue) n += b.flat.length / FIELDS;
+    return n;
+  }
+
+  /** Ships rows after each sink's cursor; a failing sink keeps its cursor and is retried next time. */
+  #ship(): void {
+    const store = this.#store;
+    if (store === null) return;
+    for (const sink of this.#sinks) {
+      try {
+        for (let guard = 0; guard < 100; guard++) {
+          const from = store.cursor(sink.name);
+          if (from >= this.#seq) break;
+          const rows = store.rowsFrom(from + 1, 2000);
+          if (rows.length === 0) break;
+          sink.ship(rows);
+          store.setCursor(sink.name, rows[rows.length - 1]!.seq);
+        }
+        if (this.#sinkErrors.delete(sink.name)) post({ type: 'sink', sink: sink.name, error: null });
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        if (!this.#sinkErrors.has(sink.name)) post({ type: 'sink', sink: sink.name, error: reason });
+        this.#sinkErrors.set(sink.name, reason);
+      }
+    }
+    const lags: Record<string, number> = {};
+    for (const sink of this.#sinks) lags[sink.name] = this.#seq - store.cursor(sink.name);
+    post({ type: 'lag', lags, lastSeq: this.#seq });
+  }
+
+  #checkpoint(reason: string): void {
+    const store = this.#store;
+    if (store === null || this.#failing !== null || this.#seq === 0 || this.#seq === this.#lastCheckpointSeq)
+      return;
+    const ts = Date.now();
+    const signature = signCheckpoint(this.#key, this.#seq, this.#hash, ts);
+    const c = { seq: this.#seq, hash: this.#hash, ts, signature, reason };
+    try {
+      store.addCheckpoint(c);
+      fs.appendFileSync(path.join(config.dataDir, 'checkpoints.jsonl'), `${JSON.stringify(c)}\n`, {
+        mode: 0o644,
+      });
+      this.#lastCheckpointSeq = this.#seq;
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  #prune(): void {
+    const store = this.#store;
+    if (store === null || this.#failing !== null) return;
+    try {
+      const deleted = store.prune(Date.now() - config.retentionMs, 1000, (last) => {
+        const ts = Date.now();
+        return { ts, signature: signCheckpoint(this.#key, last.seq, last.hash, ts) };
+      });
+      if (deleted > 0) post({ type: 'pruned', count: deleted });
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  stop(): void {
+    for (const t of this.#timers) clearInterval(t);
+    if (this.#retry !== null) clearTimeout(this.#retry);
+    if (this.#failing === null) this.#drain();
+    this.#ship();
+    this.#checkpoint('shutdown');
+    for (const s of this.#sinks) s.close();
+    this.#store?.close();
+    post({ type: 'stopped', lastSeq: this.#seq, unwritten: this.#queuedRecords() });
+  }
+}
+
+const writer = new Writer();
+port.on('message', (m: ToWriter) => {
+  if (m.type === 'batch') writer.enqueue({ id: m.id, flat: m.flat });
+  else if (m.type === 'stop') {
+    writer.stop();
+    port.close();
+  }
+});
+post({ type: 'ready' });

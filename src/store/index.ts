@@ -1,0 +1,22 @@
+/**
+ * The store module's only public door: the embedded SQLite audit store (one writer connection in
+ * the audit writer thread, read-only connections for the CLI and the admin API).
+ */
+export type { ClientIpMatch } from './client-ip.js';
+export { canonicalIp, parseClientIp } from './client-ip.js';
+export { openStore } from './database.js';
+export { StoreErrorCode } from './errors.js';
+export type { Migration } from './migrations.js';
+export { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
+export type { AnchorSignature, StoreContext } from './store.js';
+export { Store } from './store.js';
+export type {
+  Anchor,
+  Checkpoint,
+  EventFilters,
+  QueryFilters,
+  RowKind,
+  StatusCount,
+  StoredRow,
+  StoreOptions,
+} from './types.js';

@@ -1,0 +1,133 @@
+import type Database from 'better-sqlite3';
+import { TollgateError } from '../core/index.js';
+import { StoreErrorCode } from './errors.js';
+
+/**
+ * Numbered schema migrations, applied in order, each once, in one transaction with its
+ * `schema_migrations` row. Never edit a shipped migration: add the next number.
+ *
+ * The filter indexes are partial (`WHERE kind = 'request'`): `query` only ever reads request rows,
+ * so admin rows stay out of them. Each index ends in `ts` and SQLite appends the rowid (`seq`),
+ * so a filter + time range is read from the index alone, already newest first (newest.ts); only
+ * the rows returned are read from the table. (kind, ts) serves time-only queries and admin events.
+ */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'init',
+    sql: `
+      CREATE TABLE records (
+        seq INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        rec TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        request_id TEXT,
+        client_ip TEXT,
+        status INTEGER,
+        route TEXT,
+        backend TEXT,
+        termination TEXT,
+        user_name TEXT,
+        action TEXT
+      );
+      CREATE INDEX records_kind_ts ON records(kind, ts);
+      CREATE INDEX records_client_ip_ts ON records(client_ip, ts) WHERE kind = 'request';
+      CREATE INDEX records_status_ts ON records(status, ts) WHERE kind = 'request';
+      CREATE INDEX records_route_ts ON records(route, ts) WHERE kind = 'request';
+      CREATE INDEX records_backend_ts ON records(backend, ts) WHERE kind = 'request';
+      CREATE INDEX records_termination_ts ON records(termination, ts) WHERE kind = 'request';
+      CREATE INDEX records_user_name_ts ON records(user_name, ts) WHERE kind = 'request';
+      CREATE INDEX records_request_id_ts ON records(request_id, ts) WHERE kind = 'request';
+
+      CREATE TABLE checkpoints (
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        signature TEXT NOT NULL,
+        reason TEXT NOT NULL
+      );
+      CREATE INDEX checkpoints_seq ON checkpoints(seq);
+
+      CREATE TABLE cursors (
+        sink TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        updated_at INTEGER
+      );
+
+      CREATE TABLE anchors (
+        seq INTEGER PRIMARY KEY,
+        hash TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        signature TEXT NOT NULL
+      );
+
+      CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT
+      );
+    `,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
+  version INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  applied_at INTEGER NOT NULL
+)`;
+
+function tooNew(file: string, version: number): TollgateError {
+  return new TollgateError(
+    StoreErrorCode.SCHEMA,
+    `the audit store ${file} has schema version ${version}, newer than this Tollgate knows (${SCHEMA_VERSION}); run the newer Tollgate that wrote it`,
+  );
+}
+
+/** Brings the store to the newest schema; a no-op when it is there already. Returns the versions applied. */
+export function migrate(db: Database.Database, file: string, now: () => number): number[] {
+  const run = db.transaction(() => {
+    db.exec(CREATE_TABLE);
+    const current =
+      (db.prepare('SELECT max(version) FROM schema_migrations').pluck().get() as number | null) ?? 0;
+    if (current > SCHEMA_VERSION) throw tooNew(file, current);
+    const record = db.prepare('INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)');
+    const applied: number[] = [];
+    for (const m of MIGRATIONS) {
+      if (m.version <= current) continue;
+      db.exec(m.sql);
+      record.run(m.version, m.name, now());
+      applied.push(m.version);
+    }
+    return applied;
+  });
+  // IMMEDIATE: two writers opening a fresh store at once cannot both apply migration 1.
+  return run.immediate();
+}
+
+/** For read-only connections, which cannot migrate: the store must be at this build's version. */
+export function checkSchema(db: Database.Database, file: string): void {
+  const table = db
+    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
+    .pluck()
+    .get();
+  const version =
+    table === undefined
+      ? 0
+      : ((db.prepare('SELECT max(version) FROM schema_migrations').pluck().get() as number | null) ?? 0);
+  if (version > SCHEMA_VERSION) throw tooNew(file, version);
+  if (version < SCHEMA_VERSION) {
+    throw new TollgateError(
+      StoreErrorCode.SCHEMA,
+      `the audit store ${file} is at schema version ${version}, this Tollgate reads version ${SCHEMA_VERSION}; start Tollgate on this data dir once to upgrade it`,
+      { source: 'usage' },
+    );
+  }
+}

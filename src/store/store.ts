@@ -1,0 +1,264 @@
+import type Database from 'better-sqlite3';
+import { positiveInt, writeError } from './errors.js';
+import { LAG_KEY, RecordQueries } from './queries.js';
+import { MAX_TS, ROW_COLUMNS } from './query-sql.js';
+import type { Anchor, Checkpoint, EventFilters, QueryFilters, StatusCount, StoredRow } from './types.js';
+
+type Statement = Database.Statement<unknown[], unknown>;
+
+export interface StoreContext {
+  readonly file: string;
+  readonly readonly: boolean;
+  readonly now: () => number;
+}
+
+/** What `prune`'s callback returns: the signature over the new anchor, made by the chain's key. */
+export interface AnchorSignature {
+  ts: number;
+  signature: string;
+}
+
+/**
+ * The audit store over one better-sqlite3 connection: the writer's (one per store) or a reader's.
+ * Statements are prepared once; `query` and `events` prepare one statement per combination of
+ * filters the first time it is used. Every method is synchronous: the writer calls them from its
+ * worker thread, the CLI from its only thread.
+ */
+export class Store {
+  readonly file: string;
+  readonly readonly: boolean;
+  readonly #db: Database.Database;
+  readonly #now: () => number;
+  readonly #queries: RecordQueries;
+  readonly #insert: Statement;
+  readonly #insertMany: (rows: StoredRow[]) => void;
+  readonly #last: Statement;
+  readonly #rowsFrom: Statement;
+  readonly #count: Statement;
+  readonly #firstSeq: Statement;
+  readonly #byRequestId: Statement;
+  readonly #maxTs: Statement;
+  readonly #addCheckpoint: Statement;
+  readonly #checkpoints: Statement;
+  readonly #lastCheckpoint: Statement;
+  readonly #cursor: Statement;
+  readonly #setCursor: Statement;
+  readonly #anchor: Statement;
+  readonly #oldest: Statement;
+  readonly #pruneBatch: (last: Anchor) => number;
+  readonly #meta: Statement;
+  readonly #setMeta: Statement;
+
+  constructor(db: Database.Database, context: StoreContext) {
+    this.#db = db;
+    this.file = context.file;
+    this.readonly = context.readonly;
+    this.#now = context.now;
+    this.#queries = new RecordQueries(db);
+    const p = (sql: string): Statement => db.prepare(sql);
+    this.#insert = p(
+      'INSERT INTO records(seq, kind, ts, rec, hash, request_id, client_ip, status, route, backend, ' +
+        'termination, user_name, action) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.#insertMany = db.transaction((rows: StoredRow[]) => {
+      let newest = (this.#maxTs.get() as number | null) ?? Number.NEGATIVE_INFINITY;
+      let lag = 0;
+      for (const r of rows) {
+        this.#insert.run(
+          r.seq,
+          r.kind,
+          r.ts,
+          r.rec,
+          r.hash,
+          r.requestId,
+          r.clientIp,
+          r.status,
+          r.route,
+          r.backend,
+          r.termination,
+          r.userName,
+          r.action,
+        );
+        if (r.ts > newest) newest = r.ts;
+        else if (newest - r.ts > lag) lag = newest - r.ts;
+      }
+      if (lag > this.#queries.lag()) this.#setMeta.run(LAG_KEY, String(lag));
+    });
+    this.#last = p('SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1');
+    this.#rowsFrom = p(`SELECT ${ROW_COLUMNS} FROM records WHERE seq >= ? ORDER BY seq LIMIT ?`);
+    this.#count = p('SELECT count(*) FROM records').pluck();
+    this.#firstSeq = p('SELECT min(seq) FROM records').pluck();
+    this.#byRequestId = p(
+      `SELECT ${ROW_COLUMNS} FROM records WHERE request_id = ? AND kind = 'request' ORDER BY seq`,
+    );
+    this.#maxTs = p(MAX_TS).pluck();
+    this.#addCheckpoint = p(
+      'INSERT INTO checkpoints(seq, hash, ts, signature, reason) VALUES (?, ?, ?, ?, ?)',
+    );
+    const checkpointColumns = 'SELECT seq, hash, ts, signature, reason FROM checkpoints';
+    this.#checkpoints = p(`${checkpointColumns} ORDER BY seq, rowid`);
+    this.#lastCheckpoint = p(`${checkpointColumns} ORDER BY seq DESC, rowid DESC LIMIT 1`);
+    this.#cursor = p('SELECT seq FROM cursors WHERE sink = ?').pluck();
+    this.#setCursor = p(
+      'INSERT INTO cursors(sink, seq, updated_at) VALUES (?, ?, ?) ' +
+        'ON CONFLICT(sink) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at',
+    );
+    this.#anchor = p('SELECT seq, hash, ts, signature FROM anchors ORDER BY seq DESC LIMIT 1');
+    this.#oldest = p('SELECT seq, hash, ts FROM records ORDER BY seq LIMIT ?');
+    const putAnchor = p('INSERT OR REPLACE INTO anchors(seq, hash, ts, signature) VALUES (?, ?, ?, ?)');
+    const dropAnchors = p('DELETE FROM anchors WHERE seq < ?');
+    const deleteUpTo = p('DELETE FROM records WHERE seq <= ?');
+    this.#pruneBatch = db.transaction((a: Anchor) => {
+      putAnchor.run(a.seq, a.hash, a.ts, a.signature);
+      dropAnchors.run(a.seq);
+      return deleteUpTo.run(a.seq).changes;
+    });
+    this.#meta = p('SELECT value FROM meta WHERE key = ?').pluck();
+    this.#setMeta = p(
+      'INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+    );
+  }
+
+  // ---- records
+
+  /** Appends rows (already numbered and chained by the writer) in one transaction: all or none. */
+  insertBatch(rows: StoredRow[]): void {
+    if (rows.length === 0) return;
+    this.#write('a batch of records', () => this.#insertMany(rows));
+  }
+
+  /** The chain's head: the newest record, or the retention anchor when every record was pruned. */
+  last(): { seq: number; hash: string } | null {
+    const row = this.#last.get() as { seq: number; hash: string } | undefined;
+    if (row !== undefined) return row;
+    const anchor = this.anchor();
+    return anchor === null ? null : { seq: anchor.seq, hash: anchor.hash };
+  }
+
+  /** Up to `limit` rows from `seq` on, ascending (every kind): for verify and the sinks. */
+  rowsFrom(seq: number, limit: number): StoredRow[] {
+    return this.#rowsFrom.all(seq, positiveInt('limit', limit)) as StoredRow[];
+  }
+
+  count(): number {
+    return this.#count.get() as number;
+  }
+
+  firstSeq(): number | null {
+    return (this.#firstSeq.get() as number | null | undefined) ?? null;
+  }
+
+  /**
+   * Request rows matching every filter, newest first by seq; page on with `beforeSeq`. `status`
+   * is a range (min = max for one status); `clientIp` an address or a CIDR range, v4 or v6.
+   */
+  query(filters: QueryFilters, limit: number): StoredRow[] {
+    return this.#queries.query(filters, limit);
+  }
+
+  /** Every request row with this request id, oldest first (ids are unique in practice, not by force). */
+  byRequestId(id: string): StoredRow[] {
+    return this.#byRequestId.all(id) as StoredRow[];
+  }
+
+  /** Admin rows, newest first by seq; page on with `beforeSeq`. */
+  events(filters: EventFilters, limit: number): StoredRow[] {
+    return this.#queries.events(filters, limit);
+  }
+
+  /** Requests per status code with ts in [since, until), ascending by status; statuses with none are left out. */
+  countByStatus(since: number, until: number): StatusCount[] {
+    return this.#queries.countByStatus(since, until);
+  }
+
+  // ---- checkpoints, cursors, anchors, meta
+
+  addCheckpoint(c: Checkpoint): void {
+    this.#write(`the checkpoint at seq ${c.seq}`, () =>
+      this.#addCheckpoint.run(c.seq, c.hash, c.ts, c.signature, c.reason),
+    );
+  }
+
+  /** Every checkpoint, ascending by seq (then in the order they were added). */
+  checkpoints(): Checkpoint[] {
+    return this.#checkpoints.all() as Checkpoint[];
+  }
+
+  lastCheckpoint(): Checkpoint | null {
+    return (this.#lastCheckpoint.get() as Checkpoint | undefined) ?? null;
+  }
+
+  /** The last seq a sink has shipped; 0 when it never shipped anything. */
+  cursor(sink: string): number {
+    return (this.#cursor.get(sink) as number | undefined) ?? 0;
+  }
+
+  setCursor(sink: string, seq: number): void {
+    this.#write(`the cursor of sink ${sink}`, () => this.#setCursor.run(sink, seq, this.#now()));
+  }
+
+  /** Where the remaining chain starts after pruning; null when nothing was ever pruned. */
+  anchor(): Anchor | null {
+    return (this.#anchor.get() as Anchor | undefined) ?? null;
+  }
+
+  /**
+   * Retention: deletes the oldest records while their ts is below `beforeTs`, `batch` rows per
+   * transaction, so the writer and readers are held up by one small batch at a time. It deletes
+   * from the start of the chain only and stops at the first record not older than `beforeTs`, so
+   * the records left are gap-free (an old record behind a newer one waits for the next prune).
+   * Before each batch is deleted, in the same transaction, the anchor moves to the batch's last
+   * record, signed by `sign`, so the remaining chain verifies from there. `maxBatches` bounds one
+   * call's work (the writer can prune a backlog a few batches per turn). Returns the rows deleted.
+   */
+  prune(
+    beforeTs: number,
+    batch: number,
+    sign: (last: { seq: number; hash: string }) => AnchorSignature,
+    maxBatches = Number.POSITIVE_INFINITY,
+  ): number {
+    positiveInt('batch', batch);
+    let deleted = 0;
+    for (let round = 0; round < maxBatches; round++) {
+      const oldest = this.#oldest.all(batch) as { seq: number; hash: string; ts: number }[];
+      let end = 0;
+      while (end < oldest.length && oldest[end]!.ts < beforeTs) end++;
+      if (end === 0) break;
+      const last = oldest[end - 1]!;
+      const signed = sign({ seq: last.seq, hash: last.hash });
+      const anchor: Anchor = { seq: last.seq, hash: last.hash, ts: signed.ts, signature: signed.signature };
+      deleted += this.#write(`the retention anchor at seq ${last.seq}`, () => this.#pruneBatch(anchor));
+      if (end < batch) break;
+    }
+    return deleted;
+  }
+
+  meta(key: string): string | null {
+    return (this.#meta.get(key) as string | null | undefined) ?? null;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.#write(`meta ${key}`, () => this.#setMeta.run(key, value));
+  }
+
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+
+  // ---- internals
+
+  #write<T>(what: string, fn: () => T): T {
+    if (this.readonly) {
+      throw writeError(
+        this.file,
+        what,
+        new Error('the store is open read-only (only the audit writer writes)'),
+      );
+    }
+    try {
+      return fn();
+    } catch (err) {
+      throw writeError(this.file, what, err);
+    }
+  }
+}
