@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it on a clean clone: install, build, lint, typecheck, test.
-# Installs what the tests need with apt-get when it is missing (python3 for the connect-timeout
-# black hole is on every machine of this kind).
+# Installs what the tests need with apt-get when it is missing: python3 (the connect-timeout
+# black hole), openssl (test certificates), goaccess (reads the combined log).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+command -v goaccess >/dev/null 2>&1 || need_apt+=(goaccess)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need_apt[@]}"

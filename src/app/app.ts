@@ -53,6 +53,7 @@ export class App {
       logger: options.logger,
       events: audit,
       auditGate: () => audit.gate(),
+      durable: () => audit.committed(),
     });
   }
 

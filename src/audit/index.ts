@@ -11,7 +11,7 @@ export {
 } from './chain.js';
 export { combinedLine, escapeCombined } from './combined.js';
 export type { AuditHealth, AuditPipelineOptions } from './pipeline.js';
-export { AuditPipeline, QUEUE_LIMIT, QUEUE_PUSHBACK } from './pipeline.js';
+export { AuditPipeline, QUEUE_LIMIT_FACTOR } from './pipeline.js';
 export type { RecordAttempt, RequestRecord } from './record.js';
 export { buildRequestRecord, REQUEST_SCHEMA } from './record.js';
 export type { Redaction } from './redact.js';

@@ -6,10 +6,12 @@ import { buildAdminRecord } from './admin-record.js';
 import { serializeRequestRecord } from './serialize.js';
 import type { FromWriter, SinkConfig, ToWriter, WriterConfig } from './writer-protocol.js';
 
-/** Records queued (not yet committed) above which new requests are pushed back (503 audit_unavailable). */
-export const QUEUE_PUSHBACK = 100_000;
-/** Records queued above which a record truly cannot be kept: counted as lost (under fail_open, past QUEUE_PUSHBACK while the store fails). */
-export const QUEUE_LIMIT = 1_000_000;
+/**
+ * Records queued (not yet committed) above `audit.max_queue` push new requests back (503
+ * audit_unavailable). Past QUEUE_LIMIT_FACTOR × max_queue — or past max_queue under fail_open
+ * while the store fails — a record truly cannot be kept and is counted as lost.
+ */
+export const QUEUE_LIMIT_FACTOR = 10;
 
 export interface AuditHealth {
   state: 'starting' | 'ok' | 'failing' | 'stopped';
@@ -43,7 +45,8 @@ function sinkConfigs(audit: AuditPlan): SinkConfig[] {
 
 /** The writer thread: dist/audit/writer-thread.js, or under tsx (tests) the .ts source with tsx registered in the thread. */
 function startWriter(config: WriterConfig): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./writer-thread.js', import.meta.url), { workerData: config });
+  if (!import.meta.url.endsWith('.ts'))
+    return new Worker(new URL('./writer-thread.js', import.meta.url), { workerData: config });
   const entry = new URL('./writer-thread.ts', import.meta.url).href;
   const tsx = import.meta.resolve('tsx/esm/api');
   const code = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); })`;
@@ -69,6 +72,7 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
   #waiters: { id: number; resolve: () => void }[] = [];
   #listeners: ((e: AdminEvent) => void)[] = [];
   #stopped: Promise<void> | null = null;
+  #lostReported = 0;
   readonly #ready: Promise<void>;
   readonly health: AuditHealth = {
     state: 'starting',
@@ -128,7 +132,7 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
   gate(): string | null {
     const h = this.health;
     if (h.state === 'failing') return this.#audit.onFailure === 'fail_closed' ? h.reason : null;
-    if (h.queued >= QUEUE_PUSHBACK)
+    if (h.queued >= this.#audit.maxQueue)
       return `the audit queue holds ${h.queued} records not yet committed (pushback)`;
     return null;
   }
@@ -176,10 +180,14 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
   ): void {
     const h = this.health;
     // fail_open keeps serving while the store fails: records past the pushback mark cannot be kept
+    const max = this.#audit.maxQueue;
+    // admin events (rare, and they say what happened to the trail) are kept up to the hard limit
     const limit =
-      h.state === 'failing' && this.#audit.onFailure === 'fail_open' ? QUEUE_PUSHBACK : QUEUE_LIMIT;
+      h.state === 'failing' && this.#audit.onFailure === 'fail_open' && kind === 'request'
+        ? max
+        : max * QUEUE_LIMIT_FACTOR;
     if (h.queued >= limit || h.state === 'stopped') {
-      this.health.lost++;
+      if (h.lost++ === this.#lostReported) this.#reportLoss();
       return;
     }
     this.#flat.push(kind, ts, line, requestId, clientIp, status, route, backend, termination, user, action);
@@ -188,6 +196,26 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
       this.#scheduled = true;
       setImmediate(flushSoon, this);
     }
+  }
+
+  /** The first loss of a failing period is an admin event (later ones are counted in health.lost). */
+  #reportLoss(): void {
+    this.#lostReported = Number.POSITIVE_INFINITY;
+    this.#opts.logger.log(
+      'error',
+      'audit records lost: the queue is full while the store cannot be written',
+      { on_failure: this.#audit.onFailure },
+    );
+    setImmediate(() =>
+      this.emit(
+        systemEvent(
+          'audit_records_lost',
+          'failure',
+          `records could not be kept (on_failure: ${this.#audit.onFailure}); see tollgate_audit_records_lost_total`,
+          {},
+        ),
+      ),
+    );
   }
 
   /** @internal Sends what is pending to the writer thread. */
@@ -218,10 +246,10 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
         h.queued -= m.count;
         h.committed += m.count;
         h.lastSeq = m.lastSeq;
-        const min = this.#inflight.size === 0 ? Number.POSITIVE_INFINITY : Math.min(...this.#inflight.keys());
+        // the writer commits batches in order: every batch up to this id is durable
         this.#waiters = this.#waiters.filter((w) => {
-          if (w.id < min) w.resolve();
-          return w.id >= min;
+          if (w.id <= m.id) w.resolve();
+          return w.id > m.id;
         });
         break;
       }
@@ -240,6 +268,7 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
       case 'recovered':
         h.state = 'ok';
         h.reason = null;
+        this.#lostReported = h.lost;
         this.emit(
           systemEvent(
             'audit_pipeline_recovered',

@@ -215,6 +215,7 @@ function auditPlan(a: Config['audit'], dataDir: string): AuditPlan {
     redactQueryParams: new Set(a.redact.query_params.map((q) => q.toLowerCase())),
     onFailure: a.on_failure,
     durability: a.durability,
+    maxQueue: a.max_queue,
     chain: { enabled: a.chain.enabled, checkpointIntervalMs: parseDuration(a.chain.checkpoint_interval) },
   };
 }

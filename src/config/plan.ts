@@ -149,6 +149,8 @@ export interface AuditPlan {
   readonly redactQueryParams: ReadonlySet<string>;
   readonly onFailure: 'fail_open' | 'fail_closed';
   readonly durability: 'batched' | 'strict';
+  /** Records not yet committed above which new requests are pushed back (and, under fail_open while the store fails, records are lost). */
+  readonly maxQueue: number;
   readonly chain: { readonly enabled: boolean; readonly checkpointIntervalMs: number };
 }
 

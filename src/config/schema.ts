@@ -264,6 +264,7 @@ const audit = z
       .prefault({}),
     on_failure: z.enum(['fail_open', 'fail_closed']).default('fail_open'),
     durability: z.enum(['batched', 'strict']).default('batched'),
+    max_queue: atLeast(1).default(100_000),
     chain: z
       .strictObject({ enabled: z.boolean().default(true), checkpoint_interval: duration.default('60s') })
       .prefault({}),

@@ -56,6 +56,8 @@ export class ProxyContext implements SelectionRequest {
   termination: Termination | null = null;
   errorMessage: string | null = null;
   upstreamDone = false;
+  /** durability: strict — the last response chunk, written only once the record is durable. */
+  heldChunk: Buffer | null = null;
   /** Upgrade exchanges: the client's socket. */
   clientSocket: Socket | null = null;
   upgradeHead: Buffer | null = null;

@@ -12,6 +12,8 @@ export interface DataPlaneOptions {
   logger: Logger;
   events: EventSink;
   auditGate?: (() => string | null) | null;
+  /** Resolves once every record handed over so far is durable; used under durability: strict. */
+  durable?: () => Promise<void>;
 }
 
 /** A listener of the new plan reuses a running one on the same address (port 0 matches the port it was given). */
@@ -40,6 +42,7 @@ export class DataPlane {
       observer: options.observer,
       logger: options.logger,
       auditGate: options.auditGate ?? null,
+      durable: options.durable ?? (() => Promise.resolve()),
       current: () => this.#runtime!,
     };
   }

@@ -36,6 +36,18 @@ export function writeLocalReply(
   return Buffer.byteLength(body);
 }
 
+/** Bytes of the body `writeLocalReply` would write. */
+export function localReplySize(
+  termination: Termination,
+  message: string,
+  requestId: string,
+  isHead: boolean,
+): number {
+  return isHead
+    ? 0
+    : Buffer.byteLength(JSON.stringify({ error: termination, message, request_id: requestId }));
+}
+
 /** The same reply written straight onto a socket (client errors, refused upgrades). */
 export function rawLocalReply(
   status: number,

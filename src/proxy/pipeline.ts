@@ -36,7 +36,7 @@ import { ProxyContext } from './context.js';
 import { classifyUpstreamError, describeFailure } from './errors.js';
 import { cookieValue, downstreamResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import type { ListenerRuntime } from './listener.js';
-import { rawLocalReply, writeLocalReply } from './local-reply.js';
+import { localReplySize, rawLocalReply, writeLocalReply } from './local-reply.js';
 import { splitHost } from './route-table.js';
 import type { TunnelListener } from './upgrade.js';
 import { requestHead, Tunnel } from './upgrade.js';
@@ -307,6 +307,13 @@ const upstreamPhases: AttemptListener = {
   data(a, chunk) {
     const ctx = a.ctx;
     ctx.responseBodySize += chunk.length;
+    if (ctx.runtime.plan.audit.durability === 'strict') {
+      // hold the latest chunk back: the client cannot have the whole answer before its record is durable
+      const held = ctx.heldChunk;
+      ctx.heldChunk = chunk;
+      if (held === null) return true;
+      chunk = held;
+    }
     const ok = ctx.res!.write(chunk);
     if (!ok) ctx.res!.once('drain', onResponseDrain);
     return ok;
@@ -323,6 +330,7 @@ const upstreamPhases: AttemptListener = {
       );
     ctx.upstreamDone = true;
     ctx.termination = 'ok';
+    if (ctx.runtime.plan.audit.durability === 'strict') return recordThen(ctx, endResponse);
     ctx.res!.end();
   },
 
@@ -402,6 +410,10 @@ function fail(ctx: ProxyContext, termination: Termination, message: string): voi
   // too_large is 431 for an oversized head (set at receive), 413 for a body
   const status = termination === 'too_large' && ctx.statusCode === 431 ? 431 : statusFor(termination);
   ctx.statusCode = status;
+  if (ctx.runtime.plan.audit.durability === 'strict' && !ctx.completed && !ctx.res!.headersSent) {
+    ctx.responseBodySize = localReplySize(termination, message, ctx.requestId, ctx.method === 'HEAD');
+    return recordThen(ctx, writeFailReply);
+  }
   ctx.responseBodySize = writeLocalReply(
     ctx.res!,
     status,
@@ -423,6 +435,46 @@ function internalError(ctx: ProxyContext, err: unknown): void {
     ctx.current.abort?.();
   }
   fail(ctx, 'internal_error', message);
+}
+
+function endResponse(ctx: ProxyContext): void {
+  const held = ctx.heldChunk;
+  ctx.heldChunk = null;
+  if (held === null) ctx.res!.end();
+  else ctx.res!.end(held);
+}
+
+function writeFailReply(ctx: ProxyContext): void {
+  writeLocalReply(
+    ctx.res!,
+    ctx.statusCode,
+    ctx.termination!,
+    ctx.errorMessage ?? '',
+    ctx.requestId,
+    ctx.method === 'HEAD',
+  );
+}
+
+/**
+ * durability: strict — the record is handed over first and the response ends only once the
+ * store has committed it (group commit: every strict request of one event-loop turn shares
+ * one transaction). `event.end` is then the moment the answer was ready, before the commit.
+ */
+function recordThen(ctx: ProxyContext, action: (ctx: ProxyContext) => void): void {
+  ctx.completed = true;
+  releasePool(ctx);
+  complete(ctx);
+  ctx.listener.services.durable().then(
+    () => action(ctx),
+    () => ctx.res!.destroy(),
+  );
+}
+
+function releasePool(ctx: ProxyContext): void {
+  if (ctx.pool !== null) {
+    ctx.pool.active--;
+    if (ctx.retrying) ctx.pool.activeRetries--;
+  }
 }
 
 /** 'close' on the response: the one place `complete` starts. */
@@ -453,10 +505,7 @@ function onResponseClose(this: ServerResponse & WithContext): void {
       a.abort?.(new Error('client aborted'));
     }
   }
-  if (ctx.pool !== null) {
-    ctx.pool.active--;
-    if (ctx.retrying) ctx.pool.activeRetries--;
-  }
+  releasePool(ctx);
   complete(ctx);
 }
 

@@ -13,4 +13,6 @@ export interface ProxyServices {
    * `audit_unavailable` at receive. Null when nothing can close the gate.
    */
   readonly auditGate: (() => string | null) | null;
+  /** Resolves when every record handed over so far is committed (durability: strict). */
+  durable(): Promise<void>;
 }

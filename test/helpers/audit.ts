@@ -1,0 +1,122 @@
+import type { ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './process.js';
+
+/**
+ * Helpers for the audit-trail tests: Tollgate as a process on a data dir the test owns (so it
+ * can be killed and restarted on the same dir), and the `tollgate` command line.
+ */
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const MAIN = path.join(ROOT, 'dist/cli/main.js');
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `tollgate ARGS…` to completion (from `cwd`, a temporary folder by default). */
+export function cli(args: string[], cwd = os.tmpdir()): CliResult {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { cwd, encoding: 'utf8', timeout: 60_000 });
+  if (r.error !== undefined) throw r.error;
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A running `tollgate start -c CONFIG` that the test kills or stops itself; the data dir is left alone. */
+export interface LiveTollgate {
+  readonly child: ChildProcess;
+  readonly port: number;
+  url(p?: string): string;
+  stderr(): string;
+  /** Resolves with the exit code or signal once the process is gone. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGKILL: no drain, no final checkpoint. Resolves once the process is gone. */
+  kill(): Promise<void>;
+  /** SIGTERM (drain, final checkpoint); resolves with the exit code; SIGKILL after `ms`. */
+  stop(ms?: number): Promise<number | null>;
+}
+
+/**
+ * Writes `<dir>/tollgate.yaml` (data_dir `dataDir`, one listener `public` on a free port, then
+ * `yaml`) and starts Tollgate on it; resolves once the port answers.
+ */
+export async function launchTollgate(dir: string, dataDir: string, yaml: string): Promise<LiveTollgate> {
+  const port = await freePort();
+  const configPath = path.join(dir, 'tollgate.yaml');
+  fs.writeFileSync(
+    configPath,
+    `data_dir: ${dataDir}\nlisteners:\n  - { name: public, address: 127.0.0.1:${port} }\n${yaml}`,
+  );
+  const child = spawn(process.execPath, [MAIN, 'start', '-c', configPath], {
+    cwd: dir,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (d: string) => {
+    stderr += d;
+    if (stderr.length > 1_000_000) stderr = stderr.slice(-500_000);
+  });
+  let gone = false;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => {
+      gone = true;
+      resolve({ code, signal });
+    }),
+  );
+  const live: LiveTollgate = {
+    child,
+    port,
+    url: (p = '/') => `http://127.0.0.1:${port}${p}`,
+    stderr: () => stderr,
+    exited,
+    kill: async () => {
+      if (!gone) child.kill('SIGKILL');
+      await exited;
+    },
+    stop: async (ms = 10_000) => {
+      if (!gone) child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), ms);
+      const { code } = await exited;
+      clearTimeout(t);
+      return code;
+    },
+  };
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (gone) throw new Error(`tollgate exited before its port answered: ${stderr}`);
+    if (await answers(port)) return live;
+    if (Date.now() > deadline) {
+      await live.kill();
+      throw new Error(`tollgate did not answer on port ${port} within 15 s: ${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** A fresh temporary folder. */
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Copies a (stopped instance's) data dir, WAL files included. */
+export function copyDir(from: string, to: string): string {
+  fs.cpSync(from, to, { recursive: true });
+  return to;
+}
