@@ -13,6 +13,12 @@ export interface AppOptions {
   observers?: OutcomeObserver[];
   /** Identifies this process on every record. */
   instance?: string;
+  /**
+   * Benchmarks only (`TOLLGATE_BENCH_AUDIT_OFF=1`): requests are not recorded, so the cost of
+   * the audit trail can be measured against the same build. Never for production: it is logged
+   * loudly, and the admin events of the run still go to the store.
+   */
+  benchAuditOff?: boolean;
 }
 
 /**
@@ -39,14 +45,16 @@ export class App {
     const audit = this.audit;
     const extra = options.observers ?? [];
     const observer: OutcomeObserver =
-      extra.length === 0
-        ? audit
-        : {
-            onOutcome(o: RequestOutcome) {
-              audit.onOutcome(o);
-              for (const ob of extra) ob.onOutcome(o);
-            },
-          };
+      options.benchAuditOff === true
+        ? { onOutcome() {} }
+        : extra.length === 0
+          ? audit
+          : {
+              onOutcome(o: RequestOutcome) {
+                audit.onOutcome(o);
+                for (const ob of extra) ob.onOutcome(o);
+              },
+            };
     this.proxy = new DataPlane({
       clock,
       observer,

@@ -65,7 +65,8 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
   readonly #opts: AuditPipelineOptions;
   #audit: AuditPlan;
   readonly #worker: Worker;
-  #flat: (string | number | null)[] = [];
+  #lines: string[] = [];
+  #meta: (string | number | null)[] = [];
   #scheduled = false;
   #batchId = 0;
   #inflight = new Map<number, number>();
@@ -190,7 +191,8 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
       if (h.lost++ === this.#lostReported) this.#reportLoss();
       return;
     }
-    this.#flat.push(kind, ts, line, requestId, clientIp, status, route, backend, termination, user, action);
+    this.#lines.push(line);
+    this.#meta.push(kind, ts, requestId, clientIp, status, route, backend, termination, user, action);
     this.health.queued++;
     if (!this.#scheduled) {
       this.#scheduled = true;
@@ -221,12 +223,14 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
   /** @internal Sends what is pending to the writer thread. */
   flush(): void {
     this.#scheduled = false;
-    if (this.#flat.length === 0) return;
+    if (this.#lines.length === 0) return;
     const id = ++this.#batchId;
-    const flat = this.#flat;
-    this.#flat = [];
-    this.#inflight.set(id, flat.length / 11);
-    const m: ToWriter = { type: 'batch', id, flat };
+    const lines = this.#lines;
+    const meta = this.#meta;
+    this.#lines = [];
+    this.#meta = [];
+    this.#inflight.set(id, lines.length);
+    const m: ToWriter = { type: 'batch', id, lines: lines.join('\n'), meta };
     this.#worker.postMessage(m);
   }
 

@@ -39,7 +39,8 @@ function keyPair(dataDir: string): string {
 
 interface Batch {
   id: number;
-  flat: (string | number | null)[];
+  lines: string;
+  meta: (string | number | null)[];
 }
 
 class Writer {
@@ -96,7 +97,7 @@ class Writer {
       const seq0 = this.#seq;
       const hash0 = this.#hash;
       try {
-        const rows = this.#rows(b.flat);
+        const rows = this.#rows(b.lines, b.meta);
         this.#store!.insertBatch(rows);
         this.#queue.shift();
         post({ type: 'ack', id: b.id, count: rows.length, lastSeq: this.#seq });
@@ -115,11 +116,12 @@ class Writer {
     this.#ship();
   }
 
-  #rows(flat: (string | number | null)[]): StoredRow[] {
+  #rows(text: string, flat: (string | number | null)[]): StoredRow[] {
     const rows: StoredRow[] = [];
-    for (let i = 0; i < flat.length; i += FIELDS) {
+    const lines = text.split('\n');
+    for (let i = 0, k = 0; i < flat.length; i += FIELDS, k++) {
       const seq = ++this.#seq;
-      const rec = sealLine(flat[i + 2] as string, seq);
+      const rec = sealLine(lines[k]!, seq);
       const hash = chainHash(this.#hash, rec);
       this.#hash = hash;
       rows.push({
@@ -128,14 +130,14 @@ class Writer {
         ts: flat[i + 1] as number,
         rec,
         hash,
-        requestId: flat[i + 3] as string | null,
-        clientIp: flat[i + 4] as string | null,
-        status: flat[i + 5] as number | null,
-        route: flat[i + 6] as string | null,
-        backend: flat[i + 7] as string | null,
-        termination: flat[i + 8] as string | null,
-        userName: flat[i + 9] as string | null,
-        action: flat[i + 10] as string | null,
+        requestId: flat[i + 2] as string | null,
+        clientIp: flat[i + 3] as string | null,
+        status: flat[i + 4] as number | null,
+        route: flat[i + 5] as string | null,
+        backend: flat[i + 6] as string | null,
+        termination: flat[i + 7] as string | null,
+        userName: flat[i + 8] as string | null,
+        action: flat[i + 9] as string | null,
       });
     }
     return rows;
@@ -158,7 +160,7 @@ class Writer {
 
   #queuedRecords(): number {
     let n = 0;
-    for (const b of this.#queue) n += b.flat.length / FIELDS;
+    for (const b of this.#queue) n += b.meta.length / FIELDS;
     return n;
   }
 
@@ -234,7 +236,7 @@ class Writer {
 
 const writer = new Writer();
 port.on('message', (m: ToWriter) => {
-  if (m.type === 'batch') writer.enqueue({ id: m.id, flat: m.flat });
+  if (m.type === 'batch') writer.enqueue({ id: m.id, lines: m.lines, meta: m.meta });
   else if (m.type === 'stop') {
     writer.stop();
     port.close();

@@ -40,7 +40,10 @@ export async function startCommand(options: StartOptions): Promise<void> {
     configPath = options.config;
     plan = loadConfigFile(configPath);
   }
-  const app = new App(plan, { logger });
+  const benchAuditOff = process.env.TOLLGATE_BENCH_AUDIT_OFF === '1';
+  if (benchAuditOff)
+    logger.log('error', 'TOLLGATE_BENCH_AUDIT_OFF=1: requests are NOT recorded (benchmarks only)');
+  const app = new App(plan, { logger, benchAuditOff });
   try {
     await app.start();
   } catch (err) {
