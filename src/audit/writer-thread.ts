@@ -67,7 +67,7 @@ class Writer {
     if (config.checkpointIntervalMs > 0)
       this.#timers.push(setInterval(() => this.#checkpoint('interval'), config.checkpointIntervalMs));
     this.#timers.push(setInterval(() => this.#ship(), 200));
-    if (config.retentionMs > 0) this.#timers.push(setInterval(() => this.#prune(), 60_000));
+    if (config.retentionMs > 0) this.#timers.push(setInterval(() => this.#prune(), 10_000));
   }
 
   #openStore(): boolean {
@@ -212,10 +212,18 @@ class Writer {
     const store = this.#store;
     if (store === null || this.#failing !== null) return;
     try {
-      const deleted = store.prune(Date.now() - config.retentionMs, 1000, (last) => {
+      // small transactions, at most ~100 ms of pruning per run, so batches never wait long
+      const sign = (last: { seq: number; hash: string }) => {
         const ts = Date.now();
         return { ts, signature: signCheckpoint(this.#key, last.seq, last.hash, ts) };
-      });
+      };
+      const started = Date.now();
+      let deleted = 0;
+      for (;;) {
+        const n = store.prune(Date.now() - config.retentionMs, 1000, sign, 2);
+        deleted += n;
+        if (n === 0 || Date.now() - started > 100) break;
+      }
       if (deleted > 0) post({ type: 'pruned', count: deleted });
     } catch (err) {
       this.#fail(err);

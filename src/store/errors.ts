@@ -15,23 +15,26 @@ export const StoreErrorCode = {
   WRITE: 'TG_ERR_STORE_WRITE',
 } as const;
 
-function sqliteCode(err: unknown): string {
+function sqliteCode(err: unknown): string | null {
   const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : 'error';
+  return typeof code === 'string' ? code : null;
 }
 
+/** The cause's message, with SQLite's code when it has one ("disk I/O error (SQLITE_IOERR_WRITE)"). */
 function reason(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  const message = err instanceof Error ? err.message : String(err);
+  const code = sqliteCode(err);
+  return code === null ? message : `${message} (${code})`;
 }
 
 /** A failed write, named by what was being written; retryable unless the data itself was refused. */
 export function writeError(file: string, what: string, err: unknown): TollgateError {
   if (err instanceof TollgateError) return err;
-  const code = sqliteCode(err);
+  const refused = sqliteCode(err)?.startsWith('SQLITE_CONSTRAINT') === true;
   return new TollgateError(
     StoreErrorCode.WRITE,
-    `could not write ${what} to the audit store ${file}: ${reason(err)} (${code})`,
-    { source: 'internal', retryable: !code.startsWith('SQLITE_CONSTRAINT'), cause: err },
+    `could not write ${what} to the audit store ${file}: ${reason(err)}`,
+    { source: 'internal', retryable: !refused, cause: err },
   );
 }
 
@@ -39,7 +42,7 @@ export function openError(file: string, err: unknown): TollgateError {
   if (err instanceof TollgateError) return err;
   return new TollgateError(
     StoreErrorCode.OPEN,
-    `cannot open the audit store ${file}: ${reason(err)} (${sqliteCode(err)}); check the file's permissions and that it is a Tollgate store`,
+    `cannot open the audit store ${file}: ${reason(err)}; check the file's permissions and that it is a Tollgate store`,
     { source: 'internal', cause: err },
   );
 }

@@ -145,6 +145,7 @@ test('the writer creates the folder, keeps the files private and runs in WAL mod
   assert.equal(fs.statSync(`${file}-wal`).mode & 0o777, 0o600);
   const db = new Database(file, { readonly: true });
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+  assert.equal(db.pragma('page_size', { simple: true }), 16_384);
   db.close();
   store.close();
   store.close(); // idempotent
@@ -194,12 +195,15 @@ test('an empty store has no last record, no first seq and counts 0', () => {
   store.close();
 });
 
-test('a batch that cannot be stored is not stored at all (TG_ERR_STORE_WRITE, retryable unless refused)', () => {
+test('a batch the store refuses is not stored at all (TG_ERR_STORE_WRITE, not retryable)', () => {
   const store = sampleStore();
-  assertCode(
+  assert.throws(
     () => store.insertBatch([request(11, T0), request(5, T0)]),
-    'TG_ERR_STORE_WRITE',
-    'SQLITE_CONSTRAINT',
+    (err: unknown) =>
+      isTollgateError(err) &&
+      err.code === 'TG_ERR_STORE_WRITE' &&
+      err.message.includes('SQLITE_CONSTRAINT_PRIMARYKEY') &&
+      err.retryable === false,
   );
   assert.equal(store.count(), 10);
   assert.equal(store.last()?.seq, 10);
