@@ -1,3 +1,4 @@
+import type { Algorithm } from '../config/index.js';
 import { createConsistentHash } from './consistent-hash.js';
 import { createLeastConnections } from './least-connections.js';
 import { createP2cEwma } from './p2c-ewma.js';
@@ -5,13 +6,8 @@ import { createRoundRobin } from './round-robin.js';
 import type { Selector, SelectorFactory, SelectorOptions } from './selector.js';
 import { createWeightedRoundRobin } from './weighted-round-robin.js';
 
-/** A pool's `algorithm` as written in the config (SPEC §2). */
-export type Algorithm =
-  | 'round_robin'
-  | 'weighted_round_robin'
-  | 'least_connections'
-  | 'p2c_ewma'
-  | 'consistent_hash';
+/** A pool's `algorithm` as written in the config (SPEC §2); the config module owns the name list. */
+export type { Algorithm };
 
 /** Every algorithm name, in the order the SPEC lists them. */
 export const ALGORITHMS: readonly Algorithm[] = Object.freeze([
