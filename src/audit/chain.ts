@@ -35,6 +35,31 @@ export function embeddedSeq(canonical: string): number | null {
   return Number.isFinite(n) ? n : null;
 }
 
+/** The text a retention anchor's signature covers (distinct from a checkpoint's, so one cannot pass for the other). */
+export function anchorMessage(seq: number, hash: string, ts: number): Buffer {
+  return Buffer.from(`tollgate.anchor/1 ${seq} ${hash} ${ts}`);
+}
+
+export function signAnchor(privateKeyPem: string | KeyObject, seq: number, hash: string, ts: number): string {
+  const key = typeof privateKeyPem === 'string' ? createPrivateKey(privateKeyPem) : privateKeyPem;
+  return sign(null, anchorMessage(seq, hash, ts), key).toString('base64');
+}
+
+export function verifyAnchor(
+  publicKeyPem: string | KeyObject,
+  seq: number,
+  hash: string,
+  ts: number,
+  signature: string,
+): boolean {
+  const key = typeof publicKeyPem === 'string' ? createPublicKey(publicKeyPem) : publicKeyPem;
+  try {
+    return verifySignature(null, anchorMessage(seq, hash, ts), key, Buffer.from(signature, 'base64'));
+  } catch {
+    return false;
+  }
+}
+
 /** The text a checkpoint signature covers. */
 export function checkpointMessage(seq: number, hash: string, ts: number): Buffer {
   return Buffer.from(`tollgate.checkpoint/1 ${seq} ${hash} ${ts}`);

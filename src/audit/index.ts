@@ -1,11 +1,15 @@
 export type { AdminRecord } from './admin-record.js';
 export { ADMIN_SCHEMA, buildAdminRecord } from './admin-record.js';
 export {
+  anchorMessage,
   chainHash,
+  checkpointMessage,
   embeddedSeq,
   GENESIS,
   sealLine,
+  signAnchor,
   signCheckpoint,
+  verifyAnchor,
   verifyCheckpoint,
   withHash,
 } from './chain.js';

@@ -230,7 +230,9 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
     this.#lines = [];
     this.#meta = [];
     this.#inflight.set(id, lines.length);
-    const m: ToWriter = { type: 'batch', id, lines: lines.join('\n'), meta };
+    // someone waits for this batch (durability: strict): the writer commits it without the group window
+    const urgent = this.#waiters.some((w) => w.id === id);
+    const m: ToWriter = { type: 'batch', id, lines: lines.join('\n'), meta, urgent };
     this.#worker.postMessage(m);
   }
 

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import type { Checkpoint, Store } from '../store/index.js';
-import { chainHash, embeddedSeq, GENESIS, verifyCheckpoint } from './chain.js';
+import { chainHash, embeddedSeq, GENESIS, verifyAnchor, verifyCheckpoint } from './chain.js';
 
 /**
  * `tollgate verify`: recompute the chain from the records themselves and check every signed
@@ -67,7 +67,7 @@ export function verifyChain(
   let expected = 1;
   const anchor = store.anchor();
   if (anchor !== null) {
-    if (!verifyCheckpoint(publicKeyPem, anchor.seq, anchor.hash, anchor.ts, anchor.signature)) {
+    if (!verifyAnchor(publicKeyPem, anchor.seq, anchor.hash, anchor.ts, anchor.signature)) {
       return bad(anchor.seq, `the retention anchor at seq ${anchor.seq} has an invalid signature`);
     }
     prev = anchor.hash;

@@ -23,8 +23,9 @@ export interface WriterConfig {
   retryMs: number;
 }
 
+/** `urgent`: someone waits for this batch to be durable (durability: strict): commit it without waiting for the group window. */
 export type ToWriter =
-  | { type: 'batch'; id: number; lines: string; meta: (string | number | null)[] }
+  | { type: 'batch'; id: number; lines: string; meta: (string | number | null)[]; urgent: boolean }
   | { type: 'stop' };
 
 export type FromWriter =

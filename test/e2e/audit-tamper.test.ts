@@ -316,6 +316,34 @@ audit: { chain: { enabled: true, checkpoint_interval: 300ms } }
     );
   });
 
+  it('a record appended after the last checkpoint is not vouched for, and verify says so', () => {
+    // Nothing signed covers it (the same as records written after a crash, before the next
+    // checkpoint): verify cannot call it forged, but must not present it as covered.
+    const d = copy();
+    const last = rows.at(-1)!;
+    const lastRequest = rows.filter((r) => r.kind === 'request').at(-1)!;
+    const seq = last.seq + 1;
+    const rec = lastRequest.rec.replace(
+      /"chain":\{"seq":\d+,"hash":null\}\}\}$/,
+      `"chain":{"seq":${seq},"hash":null}}}`,
+    );
+    assert.notEqual(rec, lastRequest.rec);
+    withDb(d, (db) =>
+      db
+        .prepare("INSERT INTO records(seq, kind, ts, rec, hash) VALUES (?, 'request', ?, ?, ?)")
+        .run(seq, Date.now(), rec, chainHash(last.hash, rec)),
+    );
+    const r = verify(d);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`^ok: ${seq} records, seq 1\\.\\.${seq}, chain intact`));
+    assert.match(
+      r.stdout,
+      new RegExp(
+        `\\nnote: seq ${seq}\\.\\.${seq} are chained but not yet covered by a signed checkpoint\\n$`,
+      ),
+    );
+  });
+
   it('a data dir that does not exist is one clear line on stderr and a non-zero exit', () => {
     const missing = path.join(dir, 'no-such-dir');
     const r = verify(missing);

@@ -27,6 +27,19 @@ export function cli(args: string[], cwd = os.tmpdir()): CliResult {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** `cli` without blocking the event loop (for a Tollgate running in this process). */
+export function cliAsync(args: string[], cwd = os.tmpdir()): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 /** A running `tollgate start -c CONFIG` that the test kills or stops itself; the data dir is left alone. */
 export interface LiveTollgate {
   readonly child: ChildProcess;
