@@ -238,9 +238,14 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
 
   /** Resolves when everything handed over so far is committed. */
   committed(): Promise<void> {
-    this.flush();
+    if (this.#scheduled) {
+      // what is pending goes out with this turn's batch, marked urgent (group commit without the window)
+      const next = this.#batchId + 1;
+      return new Promise((resolve) => this.#waiters.push({ id: next, resolve }));
+    }
     const id = this.#batchId;
     if (![...this.#inflight.keys()].some((k) => k <= id)) return Promise.resolve();
+    this.#worker.postMessage({ type: 'commit' } satisfies ToWriter); // already sent: commit it now
     return new Promise((resolve) => this.#waiters.push({ id, resolve }));
   }
 

@@ -26,6 +26,7 @@ export interface WriterConfig {
 /** `urgent`: someone waits for this batch to be durable (durability: strict): commit it without waiting for the group window. */
 export type ToWriter =
   | { type: 'batch'; id: number; lines: string; meta: (string | number | null)[]; urgent: boolean }
+  | { type: 'commit' }
   | { type: 'stop' };
 
 export type FromWriter =

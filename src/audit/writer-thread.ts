@@ -73,6 +73,10 @@ class Writer {
   #queue: Batch[] = [];
   #failing: string | null = null;
   #queuedRows = 0;
+  /** Rows committed since the last ship, kept for sinks that are caught up. */
+  #recent: StoredRow[] = [];
+  /** Each sink's cursor, as last written to the store. */
+  readonly #cursors = new Map<string, number>();
   #commitTimer: NodeJS.Timeout | null = null;
   #retry: NodeJS.Timeout | null = null;
   readonly #key: string;
@@ -124,6 +128,11 @@ class Writer {
     else this.#commitTimer ??= setTimeout(() => this.#drainNow(), COMMIT_WINDOW_MS);
   }
 
+  /** Someone waits for what is queued: commit without waiting for the window. */
+  commitNow(): void {
+    if (this.#failing === null && this.#queue.length > 0) this.#drainNow();
+  }
+
   #drainNow(): void {
     if (this.#commitTimer !== null) clearTimeout(this.#commitTimer);
     this.#commitTimer = null;
@@ -143,6 +152,8 @@ class Writer {
           for (const r of this.#rows(b.lines, b.meta)) rows.push(r);
         }
         this.#store!.insertBatch(rows);
+        if (this.#sinks.length > 0)
+          this.#recent = this.#recent.length === 0 ? rows : this.#recent.concat(rows);
         for (const b of this.#queue.splice(0, take)) {
           this.#queuedRows -= b.meta.length / FIELDS;
           post({ type: 'ack', id: b.id, count: b.meta.length / FIELDS, lastSeq: this.#seq });
@@ -214,15 +225,25 @@ class Writer {
   #ship(): void {
     const store = this.#store;
     if (store === null) return;
+    const recent = this.#recent;
+    this.#recent = [];
     for (const sink of this.#sinks) {
       try {
         for (let guard = 0; guard < 100; guard++) {
-          const from = store.cursor(sink.name);
+          let from = this.#cursors.get(sink.name);
+          if (from === undefined) {
+            from = store.cursor(sink.name);
+            this.#cursors.set(sink.name, from);
+          }
           if (from >= this.#seq) break;
-          const rows = store.rowsFrom(from + 1, 2000);
+          // the common case: the sink is caught up to the rows just committed — ship them from memory
+          const rows =
+            recent.length > 0 && recent[0]!.seq === from + 1 ? recent : store.rowsFrom(from + 1, 2000);
           if (rows.length === 0) break;
           sink.ship(rows);
-          store.setCursor(sink.name, rows[rows.length - 1]!.seq);
+          const to = rows[rows.length - 1]!.seq;
+          store.setCursor(sink.name, to);
+          this.#cursors.set(sink.name, to);
         }
         if (this.#sinkErrors.delete(sink.name)) post({ type: 'sink', sink: sink.name, error: null });
       } catch (err) {
@@ -232,7 +253,7 @@ class Writer {
       }
     }
     const lags: Record<string, number> = {};
-    for (const sink of this.#sinks) lags[sink.name] = this.#seq - store.cursor(sink.name);
+    for (const sink of this.#sinks) lags[sink.name] = this.#seq - (this.#cursors.get(sink.name) ?? 0);
     post({ type: 'lag', lags, lastSeq: this.#seq });
   }
 
@@ -290,6 +311,7 @@ class Writer {
 const writer = new Writer();
 port.on('message', (m: ToWriter) => {
   if (m.type === 'batch') writer.enqueue({ id: m.id, lines: m.lines, meta: m.meta, urgent: m.urgent });
+  else if (m.type === 'commit') writer.commitNow();
   else if (m.type === 'stop') {
     writer.stop();
     port.close();
