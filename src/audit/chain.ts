@@ -35,57 +35,59 @@ export function embeddedSeq(canonical: string): number | null {
   return Number.isFinite(n) ? n : null;
 }
 
-/** The text a retention anchor's signature covers (distinct from a checkpoint's, so one cannot pass for the other). */
-export function anchorMessage(seq: number, hash: string, ts: number): Buffer {
-  return Buffer.from(`tollgate.anchor/1 ${seq} ${hash} ${ts}`);
+/**
+ * Signed statements "the chain had hash H at seq N (at time T)". Checkpoints and retention
+ * anchors sign different texts (`tollgate.checkpoint/1 …`, `tollgate.anchor/1 …`), so one
+ * cannot be replayed as the other.
+ */
+type Statement = 'checkpoint' | 'anchor';
+
+export function statementText(kind: Statement, seq: number, hash: string, ts: number): Buffer {
+  return Buffer.from(`tollgate.${kind}/1 ${seq} ${hash} ${ts}`);
 }
 
-export function signAnchor(privateKeyPem: string | KeyObject, seq: number, hash: string, ts: number): string {
-  const key = typeof privateKeyPem === 'string' ? createPrivateKey(privateKeyPem) : privateKeyPem;
-  return sign(null, anchorMessage(seq, hash, ts), key).toString('base64');
-}
-
-export function verifyAnchor(
-  publicKeyPem: string | KeyObject,
-  seq: number,
-  hash: string,
-  ts: number,
-  signature: string,
-): boolean {
-  const key = typeof publicKeyPem === 'string' ? createPublicKey(publicKeyPem) : publicKeyPem;
-  try {
-    return verifySignature(null, anchorMessage(seq, hash, ts), key, Buffer.from(signature, 'base64'));
-  } catch {
-    return false;
-  }
-}
-
-/** The text a checkpoint signature covers. */
-export function checkpointMessage(seq: number, hash: string, ts: number): Buffer {
-  return Buffer.from(`tollgate.checkpoint/1 ${seq} ${hash} ${ts}`);
-}
-
-export function signCheckpoint(
+function signStatement(
+  kind: Statement,
   privateKeyPem: string | KeyObject,
   seq: number,
   hash: string,
   ts: number,
 ): string {
   const key = typeof privateKeyPem === 'string' ? createPrivateKey(privateKeyPem) : privateKeyPem;
-  return sign(null, checkpointMessage(seq, hash, ts), key).toString('base64');
+  return sign(null, statementText(kind, seq, hash, ts), key).toString('base64');
 }
 
-export function verifyCheckpoint(
+function verifyStatement(
+  kind: Statement,
   publicKeyPem: string | KeyObject,
   seq: number,
   hash: string,
   ts: number,
   signature: string,
 ): boolean {
-  const key = typeof publicKeyPem === 'string' ? createPublicKey(publicKeyPem) : publicKeyPem;
   try {
-    return verifySignature(null, checkpointMessage(seq, hash, ts), key, Buffer.from(signature, 'base64'));
+    const key = typeof publicKeyPem === 'string' ? createPublicKey(publicKeyPem) : publicKeyPem;
+    return verifySignature(null, statementText(kind, seq, hash, ts), key, Buffer.from(signature, 'base64'));
   } catch {
     return false;
   }
 }
+
+export const signCheckpoint = (key: string | KeyObject, seq: number, hash: string, ts: number): string =>
+  signStatement('checkpoint', key, seq, hash, ts);
+export const verifyCheckpoint = (
+  key: string | KeyObject,
+  seq: number,
+  hash: string,
+  ts: number,
+  signature: string,
+): boolean => verifyStatement('checkpoint', key, seq, hash, ts, signature);
+export const signAnchor = (key: string | KeyObject, seq: number, hash: string, ts: number): string =>
+  signStatement('anchor', key, seq, hash, ts);
+export const verifyAnchor = (
+  key: string | KeyObject,
+  seq: number,
+  hash: string,
+  ts: number,
+  signature: string,
+): boolean => verifyStatement('anchor', key, seq, hash, ts, signature);

@@ -1,14 +1,13 @@
 export type { AdminRecord } from './admin-record.js';
 export { ADMIN_SCHEMA, buildAdminRecord } from './admin-record.js';
 export {
-  anchorMessage,
   chainHash,
-  checkpointMessage,
   embeddedSeq,
   GENESIS,
   sealLine,
   signAnchor,
   signCheckpoint,
+  statementText,
   verifyAnchor,
   verifyCheckpoint,
   withHash,
