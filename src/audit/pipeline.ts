@@ -12,6 +12,9 @@ import type { FromWriter, SinkConfig, ToWriter, WriterConfig } from './writer-pr
  * while the store fails — a record truly cannot be kept and is counted as lost.
  */
 export const QUEUE_LIMIT_FACTOR = 10;
+/** Records are handed to the writer thread every HANDOVER_MS, or at once past HANDOVER_RECORDS (one message per batch, not per turn). */
+const HANDOVER_MS = 5;
+const HANDOVER_RECORDS = 512;
 
 export interface AuditHealth {
   state: 'starting' | 'ok' | 'failing' | 'stopped';
@@ -68,6 +71,8 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
   #lines: string[] = [];
   #meta: (string | number | null)[] = [];
   #scheduled = false;
+  #timer: NodeJS.Timeout | null = null;
+  #immediate = false;
   #batchId = 0;
   #inflight = new Map<number, number>();
   #waiters: { id: number; resolve: () => void }[] = [];
@@ -194,9 +199,10 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
     this.#lines.push(line);
     this.#meta.push(kind, ts, requestId, clientIp, status, route, backend, termination, user, action);
     this.health.queued++;
-    if (!this.#scheduled) {
+    if (this.#lines.length >= HANDOVER_RECORDS) this.flush();
+    else if (!this.#scheduled) {
       this.#scheduled = true;
-      setImmediate(flushSoon, this);
+      this.#timer = setTimeout(flushSoon, HANDOVER_MS, this);
     }
   }
 
@@ -223,6 +229,11 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
   /** @internal Sends what is pending to the writer thread. */
   flush(): void {
     this.#scheduled = false;
+    this.#immediate = false;
+    if (this.#timer !== null) {
+      clearTimeout(this.#timer);
+      this.#timer = null;
+    }
     if (this.#lines.length === 0) return;
     const id = ++this.#batchId;
     const lines = this.#lines;
@@ -239,8 +250,13 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
   /** Resolves when everything handed over so far is committed. */
   committed(): Promise<void> {
     if (this.#scheduled) {
-      // what is pending goes out with this turn's batch, marked urgent (group commit without the window)
+      // what is pending goes out at the end of this turn (not after HANDOVER_MS), marked urgent:
+      // every strict request of the turn shares one commit
       const next = this.#batchId + 1;
+      if (!this.#immediate) {
+        this.#immediate = true;
+        setImmediate(flushSoon, this);
+      }
       return new Promise((resolve) => this.#waiters.push({ id: next, resolve }));
     }
     const id = this.#batchId;
