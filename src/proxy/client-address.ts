@@ -1,5 +1,5 @@
 import type { BlockList } from 'node:net';
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 
 /**
  * The real client behind trusted proxies. X-Forwarded-For and Forwarded (RFC 7239) are believed
@@ -42,6 +42,13 @@ function cleanXffEntry(entry: string): string {
   return s;
 }
 
+/** An IP address in one spelling (lower-case IPv6, IPv4-mapped unwrapped), or null if it is not one. */
+function canonical(hop: string): string | null {
+  const kind = isIP(hop);
+  if (kind === 0) return null;
+  return kind === 6 ? normalizeIp(hop.toLowerCase()) : hop;
+}
+
 /** Parses the `for=` parameters of a Forwarded header, in order. */
 export function forwardedFor(header: string): string[] {
   const out: string[] = [];
@@ -71,10 +78,10 @@ export function resolveClient(
   else if (xff !== undefined) hops = xff.split(',').map(cleanXffEntry);
   if (hops === null || hops.length === 0) return { address: peerAddress, port: peerPort };
   for (let i = hops.length - 1; i >= 0; i--) {
-    const hop = hops[i]!;
-    if (hop === '' || hop === 'unknown' || hop.startsWith('_'))
-      return { address: peerAddress, port: peerPort };
+    // an entry that is not an IP address (obfuscated `_x`, `unknown`, garbage) ends the walk: believe only the peer
+    const hop = canonical(hops[i]!);
+    if (hop === null) return { address: peerAddress, port: peerPort };
     if (!isTrusted(trusted, hop)) return { address: hop, port: null };
   }
-  return { address: hops[0]!, port: null };
+  return { address: canonical(hops[0]!) ?? peerAddress, port: null };
 }
