@@ -38,10 +38,7 @@ describe('resolveClient', () => {
   ];
   for (const [name, xff, fwd, peer, want] of cases) {
     it(name, () => {
-      assert.equal(
-        resolveClient(peer, 1234, trusted, xff, fwd).address,
-        want,
-      );
+      assert.equal(resolveClient(peer, 1234, trusted, xff, fwd).address, want);
     });
   }
 
