@@ -1,11 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './process.js';
 
 /**
  * Helpers for the audit-trail tests: Tollgate as a process on a data dir the test owns (so it
@@ -44,6 +44,7 @@ export function cliAsync(args: string[], cwd = os.tmpdir()): Promise<CliResult> 
 export interface LiveTollgate {
   readonly child: ChildProcess;
   readonly port: number;
+  readonly configPath: string;
   url(p?: string): string;
   stderr(): string;
   /** Resolves with the exit code or signal once the process is gone. */
@@ -58,12 +59,18 @@ export interface LiveTollgate {
  * Writes `<dir>/tollgate.yaml` (data_dir `dataDir`, one listener `public` on a free port, then
  * `yaml`) and starts Tollgate on it; resolves once the port answers.
  */
-export async function launchTollgate(dir: string, dataDir: string, yaml: string): Promise<LiveTollgate> {
+export async function launchTollgate(
+  dir: string,
+  dataDir: string,
+  yaml: string,
+  listenerExtra = '',
+): Promise<LiveTollgate> {
   const port = await freePort();
   const configPath = path.join(dir, 'tollgate.yaml');
+  const extra = listenerExtra === '' ? '' : `, ${listenerExtra}`;
   fs.writeFileSync(
     configPath,
-    `data_dir: ${dataDir}\nlisteners:\n  - { name: public, address: 127.0.0.1:${port} }\n${yaml}`,
+    `data_dir: ${dataDir}\nlisteners:\n  - { name: public, address: 127.0.0.1:${port}${extra} }\n${yaml}`,
   );
   const child = spawn(process.execPath, [MAIN, 'start', '-c', configPath], {
     cwd: dir,
@@ -85,6 +92,7 @@ export async function launchTollgate(dir: string, dataDir: string, yaml: string)
   const live: LiveTollgate = {
     child,
     port,
+    configPath,
     url: (p = '/') => `http://127.0.0.1:${port}${p}`,
     stderr: () => stderr,
     exited,
@@ -121,6 +129,15 @@ function answers(port: number): Promise<boolean> {
     });
     s.once('error', () => resolve(false));
   });
+}
+
+/** A free loopback port: listen on port 0, note the port, close. */
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
 }
 
 /** A fresh temporary folder. */

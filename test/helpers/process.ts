@@ -1,12 +1,12 @@
 import type { ChildProcess } from 'node:child_process';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RequestRecord } from '../../src/audit/index.js';
+import type { LiveTollgate } from './audit.js';
+import { launchTollgate } from './audit.js';
 import { readStore } from './store.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -22,14 +22,7 @@ export function buildDist(): void {
   }
 }
 
-/** A free loopback port: listen on port 0, note the port, close. */
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+export { freePort } from './audit.js';
 
 /** Tollgate running as its own process (`node dist/cli/main.js start -c CONFIG`). */
 export interface TollgateProcess {
@@ -58,65 +51,31 @@ export interface TollgateProcess {
 export async function startTollgateProcess(yaml: string, listenerExtra = ''): Promise<TollgateProcess> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-proc-'));
   const dataDir = path.join(dir, 'data');
-  const port = await freePort();
-  const configPath = path.join(dir, 'tollgate.yaml');
-  const extra = listenerExtra === '' ? '' : `, ${listenerExtra}`;
-  fs.writeFileSync(
-    configPath,
-    `data_dir: ${dataDir}\nlisteners:\n  - { name: public, address: 127.0.0.1:${port}${extra} }\n${yaml}`,
-  );
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist/cli/main.js'), 'start', '-c', configPath], {
-    cwd: dir,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (d: string) => {
-    stderr += d;
-    if (stderr.length > 1_000_000) stderr = stderr.slice(-500_000);
-  });
-  let exited: string | null = null;
-  const exit = new Promise<void>((resolve) =>
-    child.once('exit', (code, signal) => {
-      exited = `exited with ${code ?? signal}`;
-      resolve();
-    }),
-  );
+  let live: LiveTollgate;
+  try {
+    live = await launchTollgate(dir, dataDir, yaml, listenerExtra);
+  } catch (err) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const child = live.child;
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    if (exited === null) {
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exit;
-      clearTimeout(t);
-    }
+    await live.stop(5000);
     fs.rmSync(dir, { recursive: true, force: true });
   };
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (exited !== null) {
-      await stop();
-      throw new Error(`tollgate ${exited} before its port answered: ${stderr}`);
-    }
-    if (await answers(port)) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`tollgate did not answer on port ${port} within 15 s: ${stderr}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
   // the store is readable while Tollgate writes it (WAL); records appear within one commit interval
   const records = (): RequestRecord[] =>
     fs.existsSync(path.join(dataDir, 'audit.db')) ? readStore(dataDir).requests : [];
   return {
     child,
     pid: child.pid!,
-    port,
+    port: live.port,
     dataDir,
-    configPath,
-    stderr: () => stderr,
+    configPath: live.configPath,
+    stderr: live.stderr,
     rss: () => {
       const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
       if (m === null) throw new Error(`no VmRSS for pid ${child.pid}`);
@@ -138,15 +97,4 @@ export async function startTollgateProcess(yaml: string, listenerExtra = ''): Pr
     },
     stop,
   };
-}
-
-function answers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
