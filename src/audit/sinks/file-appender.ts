@@ -43,6 +43,7 @@ export class FileAppender {
       if (fs.existsSync(`${this.path}.${i}`)) fs.renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`);
     }
     fs.renameSync(this.path, `${this.path}.1`);
+    this.#open(); // the live file exists again at once (for `tail -F` and log shippers)
   }
 
   close(): void {
