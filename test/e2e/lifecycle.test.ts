@@ -168,7 +168,7 @@ describe('lifecycle: reload and drain', () => {
         `data_dir: ${dir}/data\n${config(port, [b1])}    weight: 0\n`.replace('backends: [', 'bakends: ['),
       );
       child.kill('SIGHUP');
-      await sleep(300);
+      for (let i = 0; i < 100 && !/reload refused/.test(stderr); i++) await sleep(50);
       assert.match(stderr, /reload refused/);
       assert.match(stderr, /tollgate\.yaml:\d+:\d+ pools\[0\]/);
       const still = await request(`http://127.0.0.1:${port}/three`);

@@ -113,7 +113,7 @@ pools: [{ name: p, backends: [{ name: b1, address: ${b.address} }] }]
         sockets.push(s);
         await new Promise((r) => s.once('connect', r));
       }
-      await sleep(100);
+      for (let i = 0; i < 100 && !(sockets[2]!.destroyed || sockets[2]!.readableEnded); i++) await sleep(20);
       assert.equal(
         sockets[2]!.destroyed || sockets[2]!.readableEnded,
         true,
@@ -121,7 +121,8 @@ pools: [{ name: p, backends: [{ name: b1, address: ${b.address} }] }]
       );
       assert.equal(tg.app.proxy.listeners()[0]!.refusedConnections, 1);
       sockets[0]!.destroy();
-      await sleep(50);
+      const listener = tg.app.proxy.listeners()[0]!;
+      for (let i = 0; i < 100 && listener.connections >= 2; i++) await sleep(20);
       const res = await request(tg.url('/after'), { dispatcher: new Agent() });
       assert.equal(res.statusCode, 200, 'a freed slot serves again');
       await res.body.dump();
