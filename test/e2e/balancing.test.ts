@@ -13,6 +13,13 @@ async function backendOf(tg: Harness, path: string, headers: Record<string, stri
   return { backend: body.backend, setCookie: res.headers['set-cookie'] as string | undefined };
 }
 
+/** One listener and one route to pool p; the pool's keys follow. */
+const POOL_HEAD = `listeners: [{ name: public, address: 127.0.0.1:0 }]
+routes: [{ name: r, pool: p }]
+pools:
+  - name: p
+`;
+
 describe('balancing over real sockets', () => {
   let backends: TestBackend[];
   let dead: string;
@@ -29,12 +36,7 @@ describe('balancing over real sockets', () => {
   for (const algorithm of ALGORITHMS) {
     it(`${algorithm}: spreads over every backend, retries past a dead one and skips a drained one`, async () => {
       const hash = algorithm === 'consistent_hash' ? '\n    hash_key: header:x-user' : '';
-      const tg = await startTollgate(`
-listeners: [{ name: public, address: 127.0.0.1:0 }]
-routes: [{ name: r, pool: p }]
-pools:
-  - name: p
-    algorithm: ${algorithm}${hash}
+      const tg = await startTollgate(`${POOL_HEAD}    algorithm: ${algorithm}${hash}
     retries: { attempts: 3 }
     backends:
 ${backends.map((b) => `      - { name: ${b.name}, address: ${b.address} }`).join('\n')}
@@ -73,12 +75,7 @@ ${backends.map((b) => `      - { name: ${b.name}, address: ${b.address} }`).join
   }
 
   it('consistent_hash keeps a key on one backend and moves only the keys of a backend that leaves', async () => {
-    const tg = await startTollgate(`
-listeners: [{ name: public, address: 127.0.0.1:0 }]
-routes: [{ name: r, pool: p }]
-pools:
-  - name: p
-    algorithm: consistent_hash
+    const tg = await startTollgate(`${POOL_HEAD}    algorithm: consistent_hash
     hash_key: cookie:session
     backends:
 ${backends.map((b) => `      - { name: ${b.name}, address: ${b.address} }`).join('\n')}
@@ -105,12 +102,7 @@ ${backends.map((b) => `      - { name: ${b.name}, address: ${b.address} }`).join
   });
 
   it('sticky cookies pin a client to the backend that served it first', async () => {
-    const tg = await startTollgate(`
-listeners: [{ name: public, address: 127.0.0.1:0 }]
-routes: [{ name: r, pool: p }]
-pools:
-  - name: p
-    algorithm: round_robin
+    const tg = await startTollgate(`${POOL_HEAD}    algorithm: round_robin
     sticky: { cookie: tg_sticky }
     backends:
 ${backends.map((b) => `      - { name: ${b.name}, address: ${b.address} }`).join('\n')}
@@ -135,12 +127,7 @@ ${backends.map((b) => `      - { name: ${b.name}, address: ${b.address} }`).join
   });
 
   it('after a retry, the sticky cookie names the backend that answered', async () => {
-    const tg = await startTollgate(`
-listeners: [{ name: public, address: 127.0.0.1:0 }]
-routes: [{ name: r, pool: p }]
-pools:
-  - name: p
-    algorithm: round_robin
+    const tg = await startTollgate(`${POOL_HEAD}    algorithm: round_robin
     sticky: { cookie: tg_sticky }
     backends:
       - { name: dead, address: ${dead} }
@@ -166,12 +153,7 @@ pools:
   });
 
   it('weighted_round_robin follows the weights', async () => {
-    const tg = await startTollgate(`
-listeners: [{ name: public, address: 127.0.0.1:0 }]
-routes: [{ name: r, pool: p }]
-pools:
-  - name: p
-    algorithm: weighted_round_robin
+    const tg = await startTollgate(`${POOL_HEAD}    algorithm: weighted_round_robin
     backends:
       - { name: b1, address: ${backends[0]!.address}, weight: 3 }
       - { name: b2, address: ${backends[1]!.address}, weight: 1 }

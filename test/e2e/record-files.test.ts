@@ -11,6 +11,11 @@ import { assertValidRecord } from '../helpers/schema.js';
 import { readStore } from '../helpers/store.js';
 import { startTollgate } from '../helpers/tollgate.js';
 
+/** One listener, one route, one pool with backend b1, and any extra top-level YAML. */
+function onePool(b: TestBackend, extra = ''): string {
+  return `listeners: [{ name: public, address: 127.0.0.1:0 }]\nroutes: [{ name: r, pool: p }]\npools: [{ name: p, backends: [{ name: b1, address: ${b.address} }] }]\n${extra}`;
+}
+
 const COMBINED =
   /^(\S+) - (\S+) \[(\d{2}\/\w{3}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000)\] "([^"]*)" (\d{3}) (\d+) "([^"]*)" "([^"]*)"$/;
 
@@ -115,11 +120,7 @@ pools: [{ name: p, backends: [{ name: b1, address: ${b.address} }] }]
   });
 
   it('refuses CONNECT with 400 and a record', async () => {
-    const tg = await startTollgate(`
-listeners: [{ name: public, address: 127.0.0.1:0 }]
-routes: [{ name: r, pool: p }]
-pools: [{ name: p, backends: [{ name: b1, address: ${b.address} }] }]
-`);
+    const tg = await startTollgate(onePool(b));
     try {
       const before = b.count();
       const text = await rawExchange(
@@ -137,11 +138,7 @@ pools: [{ name: p, backends: [{ name: b1, address: ${b.address} }] }]
   });
 
   it('records a client that hangs up in the middle of the head as client_aborted 499', async () => {
-    const tg = await startTollgate(`
-listeners: [{ name: public, address: 127.0.0.1:0 }]
-routes: [{ name: r, pool: p }]
-pools: [{ name: p, backends: [{ name: b1, address: ${b.address} }] }]
-`);
+    const tg = await startTollgate(onePool(b));
     try {
       await rawExchange(tg.port, 'GET /half HTTP/1.1\r\nHost: h\r\nX-Partial: ye', 300).catch(() => '');
       const [r] = await tg.waitForRecords(1);
