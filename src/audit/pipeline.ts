@@ -74,7 +74,8 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
   #timer: NodeJS.Timeout | null = null;
   #immediate = false;
   #batchId = 0;
-  #inflight = new Map<number, number>();
+  /** The writer acknowledges batches in order: every batch up to this id is committed. */
+  #acked = 0;
   #waiters: { id: number; resolve: () => void }[] = [];
   #listeners: ((e: AdminEvent) => void)[] = [];
   #stopped: Promise<void> | null = null;
@@ -240,7 +241,6 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
     const meta = this.#meta;
     this.#lines = [];
     this.#meta = [];
-    this.#inflight.set(id, lines.length);
     // someone waits for this batch (durability: strict): the writer commits it without the group window
     const urgent = this.#waiters.some((w) => w.id === id);
     const m: ToWriter = { type: 'batch', id, lines: lines.join('\n'), meta, urgent };
@@ -260,7 +260,7 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
       return new Promise((resolve) => this.#waiters.push({ id: next, resolve }));
     }
     const id = this.#batchId;
-    if (![...this.#inflight.keys()].some((k) => k <= id)) return Promise.resolve();
+    if (id <= this.#acked) return Promise.resolve();
     this.#worker.postMessage({ type: 'commit' } satisfies ToWriter); // already sent: commit it now
     return new Promise((resolve) => this.#waiters.push({ id, resolve }));
   }
@@ -269,7 +269,7 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
     const h = this.health;
     switch (m.type) {
       case 'ack': {
-        this.#inflight.delete(m.id);
+        this.#acked = m.id;
         h.queued -= m.count;
         h.committed += m.count;
         h.lastSeq = m.lastSeq;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration, parseRate, parseSize } from '../core/index.js';
+import { ATTEMPT_FAILURES, parseDuration, parseRate, parseSize } from '../core/index.js';
 import { isHostName, parseAddress, parseSubnet } from './address.js';
 import { describeValue } from './problem.js';
 
@@ -152,16 +152,7 @@ export const ALGORITHMS = [
   'consistent_hash',
 ] as const;
 
-export const RETRY_NAMES = [
-  'connect_failure',
-  'reset',
-  'upstream_connect_refused',
-  'upstream_connect_timeout',
-  'upstream_reset',
-  'upstream_response_timeout',
-  'upstream_protocol_error',
-  'upstream_tls_error',
-] as const;
+export const RETRY_NAMES = ['connect_failure', 'reset', ...ATTEMPT_FAILURES] as const;
 
 const retryReason = z.union([z.enum(RETRY_NAMES), intIn('status', 100, 599)], {
   error: (iss) =>

@@ -41,11 +41,6 @@ export function isTollgateError(value: unknown): value is TollgateError {
 export const ErrorCode = {
   CONFIG_INVALID: 'TG_ERR_CONFIG_INVALID',
   CONFIG_READ: 'TG_ERR_CONFIG_READ',
-  CONFIG_UNSUPPORTED: 'TG_ERR_CONFIG_UNSUPPORTED',
   LISTEN: 'TG_ERR_LISTEN',
-  TLS_FILES: 'TG_ERR_TLS_FILES',
   USAGE: 'TG_ERR_USAGE',
-  RECORD_WRITE: 'TG_ERR_RECORD_WRITE',
-  UPSTREAM: 'TG_ERR_UPSTREAM',
-  INTERNAL: 'TG_ERR_INTERNAL',
 } as const;

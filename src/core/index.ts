@@ -17,5 +17,5 @@ export type { Logger, LogLevel } from './log.js';
 export { createStderrLogger, silentLogger } from './log.js';
 export type { AttemptOutcome, OutcomeObserver, RequestOutcome, Timings, TlsFacts } from './outcome.js';
 export type { AttemptFailure, Termination } from './termination.js';
-export { codeClass, isTermination, statusFor, TERMINATIONS } from './termination.js';
+export { ATTEMPT_FAILURES, codeClass, isTermination, statusFor, TERMINATIONS } from './termination.js';
 export { formatDuration, parseDuration, parsePercent, parseRate, parseSize } from './units.js';

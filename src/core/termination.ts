@@ -24,13 +24,16 @@ export const TERMINATIONS = [
 export type Termination = (typeof TERMINATIONS)[number];
 
 /** Terminations that describe a failed upstream attempt (the ones `retries.on` may name). */
-export type AttemptFailure =
-  | 'upstream_connect_refused'
-  | 'upstream_connect_timeout'
-  | 'upstream_reset'
-  | 'upstream_response_timeout'
-  | 'upstream_protocol_error'
-  | 'upstream_tls_error';
+export const ATTEMPT_FAILURES = [
+  'upstream_connect_refused',
+  'upstream_connect_timeout',
+  'upstream_reset',
+  'upstream_response_timeout',
+  'upstream_protocol_error',
+  'upstream_tls_error',
+] as const;
+
+export type AttemptFailure = (typeof ATTEMPT_FAILURES)[number];
 
 /** The status the client gets for a termination Tollgate itself answers. `ok` passes through. */
 export function statusFor(termination: Termination): number {

@@ -55,7 +55,6 @@ export class ProxyContext implements SelectionRequest {
   responseBodySize = 0;
   termination: Termination | null = null;
   errorMessage: string | null = null;
-  upstreamDone = false;
   /** durability: strict — the last response chunk, written only once the record is durable. */
   heldChunk: Buffer | null = null;
   /** Upgrade exchanges: the client's socket. */

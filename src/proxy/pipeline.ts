@@ -307,7 +307,7 @@ const upstreamPhases: AttemptListener = {
   data(a, chunk) {
     const ctx = a.ctx;
     ctx.responseBodySize += chunk.length;
-    if (ctx.runtime.plan.audit.durability === 'strict') {
+    if (ctx.runtime.strict) {
       // hold the latest chunk back: the client cannot have the whole answer before its record is durable
       const held = ctx.heldChunk;
       ctx.heldChunk = chunk;
@@ -328,9 +328,8 @@ const upstreamPhases: AttemptListener = {
         a.headersMs ?? a.durationMs ?? 0,
         ctx.pool!.plan.outlier,
       );
-    ctx.upstreamDone = true;
     ctx.termination = 'ok';
-    if (ctx.runtime.plan.audit.durability === 'strict') return recordThen(ctx, endResponse);
+    if (ctx.runtime.strict) return recordThen(ctx, endResponse);
     ctx.res!.end();
   },
 
@@ -353,7 +352,6 @@ const upstreamPhases: AttemptListener = {
     a.backend.observeAttempt(true, 0, ctx.pool!.plan.outlier);
     if (ctx.res!.headersSent) {
       // mid-body: the client already has a status; all we can do is cut the response
-      ctx.upstreamDone = true;
       ctx.termination = failure;
       ctx.errorMessage = `${a.backend.name} (${a.backend.address}) failed mid-response: ${a.error}`;
       ctx.res!.destroy();
@@ -410,7 +408,7 @@ function fail(ctx: ProxyContext, termination: Termination, message: string): voi
   // too_large is 431 for an oversized head (set at receive), 413 for a body
   const status = termination === 'too_large' && ctx.statusCode === 431 ? 431 : statusFor(termination);
   ctx.statusCode = status;
-  if (ctx.runtime.plan.audit.durability === 'strict' && !ctx.completed && !ctx.res!.headersSent) {
+  if (ctx.runtime.strict && !ctx.completed && !ctx.res!.headersSent) {
     ctx.responseBodySize = localReplySize(termination, message, ctx.requestId, ctx.method === 'HEAD');
     return recordThen(ctx, writeFailReply);
   }

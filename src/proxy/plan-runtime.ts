@@ -12,10 +12,13 @@ export class PlanRuntime {
   readonly plan: RuntimePlan;
   readonly routes: RouteTable;
   readonly pools: ReadonlyMap<string, PoolRuntime>;
+  /** durability: strict — responses end only once their record is durable. */
+  readonly strict: boolean;
 
   constructor(plan: RuntimePlan, registry: BackendRegistry, upstreams: Upstreams) {
     this.plan = plan;
     this.routes = new RouteTable(plan.routes);
+    this.strict = plan.audit.durability === 'strict';
     const pools = new Map<string, PoolRuntime>();
     for (const p of plan.pools.values()) pools.set(p.name, new PoolRuntime(p, registry, upstreams));
     this.pools = pools;
