@@ -1,10 +1,14 @@
 import os from 'node:os';
+import type { AdminHost } from '../admin/index.js';
+import { AdminServer, PendingEventPump } from '../admin/index.js';
 import { AuditPipeline } from '../audit/index.js';
 import type { RuntimePlan } from '../config/index.js';
 import { diffConfig } from '../config/index.js';
 import type { AdminEvent, Clock, Logger, OutcomeObserver, RequestOutcome } from '../core/index.js';
 import { systemClock, systemEvent } from '../core/index.js';
 import { DataPlane } from '../proxy/index.js';
+import type { Store } from '../store/index.js';
+import { openStore } from '../store/index.js';
 
 export interface AppOptions {
   logger: Logger;
@@ -29,16 +33,25 @@ export interface AppOptions {
 export class App {
   readonly proxy: DataPlane;
   readonly audit: AuditPipeline;
+  readonly instance: string;
   readonly #logger: Logger;
+  readonly #clock: Clock;
   #plan: RuntimePlan;
   #stopped = false;
+  #startedAt = 0;
+  /** The main thread's connection to the store: admin queries, tokens, pending events. */
+  #store: Store | null = null;
+  #pump: PendingEventPump | null = null;
+  #admin: AdminServer | null = null;
 
   constructor(plan: RuntimePlan, options: AppOptions) {
     const clock = options.clock ?? systemClock;
     this.#plan = plan;
     this.#logger = options.logger;
+    this.#clock = clock;
+    this.instance = options.instance ?? `${os.hostname()}:${process.pid}`;
     this.audit = new AuditPipeline(plan, {
-      instance: options.instance ?? `${os.hostname()}:${process.pid}`,
+      instance: this.instance,
       logger: options.logger,
       clock,
     });
@@ -74,11 +87,40 @@ export class App {
     return this.audit;
   }
 
+  /** The admin API server, when the config has `admin:`. */
+  get admin(): AdminServer | null {
+    return this.#admin;
+  }
+
+  /** Chains the admin events other processes left in the store (`tollgate token …`) now. */
+  flushPendingEvents(): Promise<void> {
+    return this.#pump?.kick() ?? Promise.resolve();
+  }
+
   async start(): Promise<void> {
+    this.#startedAt = this.#clock.now();
     await this.audit.start();
     try {
+      this.#store = openStore(this.#plan.audit.storePath);
+      this.#pump = new PendingEventPump(this.#store.tokens, this.audit, this.#logger);
+      await this.#pump.kick();
       await this.proxy.start(this.#plan);
+      if (this.#plan.admin !== null) {
+        this.#admin = new AdminServer({
+          plan: this.#plan.admin,
+          host: this.#host(),
+          store: this.#store,
+          events: this.audit,
+          pump: this.#pump,
+          clock: this.#clock,
+          logger: this.#logger,
+        });
+        await this.#admin.listen();
+      }
     } catch (err) {
+      await this.proxy.close();
+      await this.#pump?.close();
+      this.#store?.close();
       await this.audit.stop();
       throw err;
     }
@@ -90,9 +132,32 @@ export class App {
     );
   }
 
+  #host(): AdminHost {
+    return {
+      instance: this.instance,
+      startedAt: this.#startedAt,
+      plan: () => this.#plan,
+      backend: (pool, name) => this.proxy.backends.get(pool, name),
+      inflight: () => this.proxy.inflight(),
+      listeners: () =>
+        this.proxy.listeners().map((l) => ({
+          name: l.plan.name,
+          address: `${l.plan.host}:${l.port()}`,
+          port: l.port(),
+          tls: l.plan.tls !== null,
+        })),
+      auditHealth: () => ({ ...this.audit.health }),
+      applyPlan: (plan, actor) => this.reload(plan, actor),
+    };
+  }
+
   /** Applies an already compiled plan (SIGHUP or the admin API). */
   async reload(plan: RuntimePlan, actor: string): Promise<void> {
     const before = this.#plan;
+    const a = before.admin;
+    const b = plan.admin;
+    if (a?.host !== b?.host || a?.port !== b?.port || (a?.tls === null) !== (b?.tls === null))
+      this.#logger.log('warn', 'the admin address or TLS changed: it takes effect at the next start');
     try {
       await this.proxy.reload(plan);
     } catch (err) {
@@ -126,6 +191,9 @@ export class App {
     this.#stopped = true;
     const { cut } = await this.proxy.drain(deadlineMs);
     await this.proxy.close();
+    await this.#admin?.close();
+    await this.#pump?.kick();
+    await this.#pump?.close();
     this.audit.emit(
       systemEvent(
         'tollgate_stopped',
@@ -134,6 +202,7 @@ export class App {
       ),
     );
     await this.audit.stop();
+    this.#store?.close();
     this.#logger.log('info', 'stopped', {
       cut,
       lost: this.audit.health.lost,

@@ -1,5 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createToken, revokeToken } from '../admin/index.js';
+import { openStore } from '../store/index.js';
 
 /**
  * `tollgate start --demo`: three small backends on loopback and a config that puts them behind
@@ -68,7 +70,7 @@ export async function startDemoBackends(count = 3): Promise<DemoBackends> {
   };
 }
 
-export function demoConfig(listen: string, ports: number[]): string {
+export function demoConfig(listen: string, ports: number[], admin = '127.0.0.1:9090'): string {
   return `# tollgate --demo: three backends on loopback behind one listener
 data_dir: ./tollgate-data
 listeners:
@@ -90,15 +92,59 @@ ${ports.map((p, i) => `      - { name: demo-${i + 1}, address: 127.0.0.1:${p} }`
     timeouts: { connect: 1s, response_header: 10s, idle: 30s }
 audit:
   store: { type: sqlite, path: audit.db }
+admin:
+  address: ${admin}
 `;
 }
 
-export function demoBanner(url: string, dataDir: string): string {
+/**
+ * A fresh admin token for the demo, printed in the banner: a live `demo-admin` of an earlier run
+ * is revoked first (tokens are stored only as hashes, so the old one cannot be shown again).
+ */
+export function demoToken(storePath: string): string {
+  const store = openStore(storePath);
+  try {
+    const now = Date.now();
+    const old = store.tokens.get('demo-admin');
+    if (old !== null && old.revokedAt === null)
+      revokeToken(store.tokens, 'demo-admin', 'tollgate-demo', null, null, now);
+    return createToken(store.tokens, {
+      name: 'demo-admin',
+      role: 'admin',
+      ttlMs: null,
+      actor: 'tollgate-demo',
+      actorRole: null,
+      source: null,
+      now,
+    }).token;
+  } finally {
+    store.close();
+  }
+}
+
+export function demoBanner(
+  url: string,
+  dataDir: string,
+  adminUrl: string | null = null,
+  token: string | null = null,
+): string {
+  const admin =
+    adminUrl === null || token === null
+      ? ''
+      : `  admin:    ${adminUrl}  (token below; role admin)
+  token:    ${token}
+`;
+  const adminTry =
+    adminUrl === null || token === null
+      ? ''
+      : `  curl -s -H "Authorization: Bearer ${token}" ${adminUrl}/api/v1/events   # who did what on the admin side
+  tollgate tail --admin ${adminUrl} --token ${token}      # live records
+`;
   return `
 Tollgate demo is running.
 
   proxy:    ${url}
-  records:  ${dataDir}/audit.db (the embedded store; every request and admin event, hash-chained)
+${admin}  records:  ${dataDir}/audit.db (the embedded store; every request and admin event, hash-chained)
 
 Try:
   curl -i ${url}/                    # round robin over demo-1..3; note x-request-id
@@ -107,7 +153,7 @@ Try:
   tollgate query --data ${dataDir} --since 10m          # what happened (npx tollgate … from the checkout)
   tollgate explain --data ${dataDir} REQUEST_ID         # one request's whole story
   tollgate verify --data ${dataDir}                     # the chain and its signed checkpoints
-
+${adminTry}
 Ctrl-C drains and stops.
 `;
 }

@@ -24,8 +24,8 @@ export interface AdminRecord {
 export function buildAdminRecord(e: AdminEvent, instance: string, nowMs: number): AdminRecord {
   return {
     schema: ADMIN_SCHEMA,
-    '@timestamp': isoMicros(nowMs),
-    event: { id: randomUUID(), action: e.action, outcome: e.outcome, reason: e.reason },
+    '@timestamp': isoMicros(e.at ?? nowMs),
+    event: { id: e.id ?? randomUUID(), action: e.action, outcome: e.outcome, reason: e.reason },
     user: { name: e.actor, roles: e.roles },
     source: { address: e.sourceAddress },
     http: { request: { method: e.method } },

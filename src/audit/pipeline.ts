@@ -161,7 +161,7 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
   }
 
   emit(e: AdminEvent): void {
-    const now = this.#opts.clock.now();
+    const now = e.at ?? this.#opts.clock.now();
     const line = JSON.stringify(buildAdminRecord(e, this.#opts.instance, now));
     this.#push('admin', Math.round(now), line, null, null, null, null, null, null, e.actor, e.action);
     this.#opts.logger.log(e.outcome === 'failure' ? 'warn' : 'info', e.action, {

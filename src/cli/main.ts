@@ -5,6 +5,8 @@ import { checkCommand } from './check.js';
 import { explainCommand } from './explain.js';
 import { queryCommand } from './query.js';
 import { startCommand } from './start.js';
+import { tailCommand } from './tail.js';
+import { tokenCreateCommand, tokenListCommand, tokenRevokeCommand, tokenRoleCommand } from './token.js';
 import { verifyCommand } from './verify.js';
 
 /**
@@ -24,6 +26,7 @@ program
   .option('-c, --config <file>', 'config file', 'tollgate.yaml')
   .option('--demo', 'run three demo backends and a demo config on loopback')
   .option('--listen <address>', 'with --demo: the proxy listener address', '127.0.0.1:8080')
+  .option('--admin <address>', 'with --demo: the admin API address', '127.0.0.1:9090')
   .option('--drain-timeout <duration>', 'how long SIGTERM waits for in-flight requests', '30s')
   .action(startCommand);
 
@@ -65,6 +68,52 @@ storeOptions(
     .description('check the tamper-evident chain and its signed checkpoints; exit 1 naming the first bad seq')
     .option('--quiet', 'no progress on stderr'),
 ).action(verifyCommand);
+
+const filterOptions = (c: Command) =>
+  c
+    .option('--since <when>', 'a duration ago (1h, 30m, 7d) or a date')
+    .option('--until <when>', 'a duration ago or a date')
+    .option('--status <status>', '404, or a class: 5xx')
+    .option('--client-ip <ip>', 'an address or a CIDR range')
+    .option('--user <name>', 'the identified user')
+    .option('--route <name>', 'route name')
+    .option('--backend <name>', 'backend name')
+    .option('--termination <code>', 'termination code')
+    .option('--request-id <id>', 'request id');
+
+filterOptions(
+  program
+    .command('tail')
+    .description('follow live records through the admin API (Server-Sent Events; resumes after a disconnect)')
+    .option('--admin <url>', 'admin API URL (or TOLLGATE_ADMIN_URL)')
+    .option('--token <token>', 'admin token (or TOLLGATE_TOKEN)')
+    .option('--events', 'admin events too')
+    .option('--format <format>', 'table or json (one record per line)', 'table'),
+).action(tailCommand);
+
+const token = program.command('token').description('admin API tokens (stored only as hashes)');
+storeOptions(
+  token
+    .command('create')
+    .description('create a token and print it once')
+    .requiredOption('--name <name>', 'token name (the actor on every admin event)')
+    .requiredOption('--role <role>', 'viewer, operator or admin')
+    .option('--ttl <duration>', 'expires after this long (8h, 30d); default never')
+    .option('--json', 'print {"name","role","token","expires"}'),
+).action(tokenCreateCommand);
+storeOptions(
+  token.command('list').description('tokens: name, role, state, expiry').option('--json', 'JSON lines'),
+).action(tokenListCommand);
+storeOptions(token.command('revoke').description('revoke a token').argument('<name>')).action(
+  (name: string, o) => tokenRevokeCommand(name, o),
+);
+storeOptions(
+  token
+    .command('role')
+    .description("change a token's role (a privilege event)")
+    .argument('<name>')
+    .argument('<role>'),
+).action((name: string, role: string, o) => tokenRoleCommand(name, role, o));
 
 try {
   await program.parseAsync(process.argv);

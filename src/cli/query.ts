@@ -1,9 +1,8 @@
-import { isIP } from 'node:net';
 import type { RequestRecord } from '../audit/index.js';
 import { withHash } from '../audit/index.js';
-import { ErrorCode, parseDuration, TollgateError } from '../core/index.js';
+import { ErrorCode, TollgateError } from '../core/index.js';
 import type { QueryFilters } from '../store/index.js';
-import { openStore } from '../store/index.js';
+import { flagName, openStore, parseFilters } from '../store/index.js';
 import { csv, printable, table } from './format.js';
 import type { StoreOptions } from './store-location.js';
 import { storeLocation } from './store-location.js';
@@ -26,40 +25,8 @@ function usage(message: string): TollgateError {
   return new TollgateError(ErrorCode.USAGE, message, { source: 'usage' });
 }
 
-/** "1h" (ago) or an ISO date → epoch ms. */
-export function parseTime(flag: string, value: string, now: number): number {
-  if (/^\d+(\.\d+)?(ms|s|m|h|d)$/.test(value)) return now - parseDuration(value);
-  const t = Date.parse(value);
-  if (Number.isNaN(t))
-    throw usage(`${flag}: "${value}" is neither a duration (1h, 30m, 7d) nor a date (2026-11-25T10:00:00Z)`);
-  return t;
-}
-
-/** "5xx" → 500..599, "404" → 404..404. */
-export function parseStatus(value: string): { min: number; max: number } {
-  const cls = /^([1-5])xx$/i.exec(value);
-  if (cls !== null) return { min: Number(cls[1]) * 100, max: Number(cls[1]) * 100 + 99 };
-  if (/^\d{3}$/.test(value)) return { min: Number(value), max: Number(value) };
-  throw usage(`--status: "${value}" is not a status (404) or a class (5xx)`);
-}
-
 export function filtersFrom(o: QueryOptions, now = Date.now()): QueryFilters {
-  const f: QueryFilters = {};
-  if (o.since !== undefined) f.since = parseTime('--since', o.since, now);
-  if (o.until !== undefined) f.until = parseTime('--until', o.until, now);
-  if (o.status !== undefined) f.status = parseStatus(o.status);
-  if (o.clientIp !== undefined) {
-    const [ip, bits] = o.clientIp.split('/');
-    if (isIP(ip ?? '') === 0 || (bits !== undefined && !/^\d{1,3}$/.test(bits)))
-      throw usage(`--client-ip: "${o.clientIp}" is not an IP address or CIDR range`);
-    f.clientIp = o.clientIp;
-  }
-  if (o.user !== undefined) f.user = o.user;
-  if (o.route !== undefined) f.route = o.route;
-  if (o.backend !== undefined) f.backend = o.backend;
-  if (o.termination !== undefined) f.termination = o.termination;
-  if (o.requestId !== undefined) f.requestId = o.requestId;
-  return f;
+  return parseFilters(o, now, flagName);
 }
 
 const COLUMNS = [

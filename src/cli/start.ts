@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { App, demoBanner, demoConfig, installSignals, startDemoBackends } from '../app/index.js';
+import { App, demoBanner, demoConfig, demoToken, installSignals, startDemoBackends } from '../app/index.js';
 import { compileConfigText, loadConfigFile } from '../config/index.js';
 import { createStderrLogger, ErrorCode, parseDuration, TollgateError } from '../core/index.js';
 
@@ -7,6 +7,7 @@ export interface StartOptions {
   config: string;
   demo?: boolean;
   listen: string;
+  admin: string;
   drainTimeout: string;
 }
 
@@ -29,7 +30,7 @@ export async function startCommand(options: StartOptions): Promise<void> {
     closeDemo = demo.close;
     try {
       plan = compileConfigText(
-        demoConfig(options.listen, demo.ports),
+        demoConfig(options.listen, demo.ports, options.admin),
         path.join(process.cwd(), 'tollgate-demo.yaml'),
       );
     } catch (err) {
@@ -54,10 +55,20 @@ export async function startCommand(options: StartOptions): Promise<void> {
   logger.log('info', 'started', {
     config: plan.source,
     listeners: app.proxy.listeners().map((l) => `${l.proto}://${l.plan.host}:${l.port()}`),
+    admin: app.admin?.url() ?? null,
     pid: process.pid,
   });
   if (options.demo === true && listener !== undefined) {
-    process.stdout.write(demoBanner(`http://${listener.plan.host}:${listener.port()}`, plan.dataDir));
+    const token = app.admin === null ? null : demoToken(plan.audit.storePath);
+    await app.flushPendingEvents();
+    process.stdout.write(
+      demoBanner(
+        `http://${listener.plan.host}:${listener.port()}`,
+        plan.dataDir,
+        app.admin?.url() ?? null,
+        token,
+      ),
+    );
   }
   installSignals(
     app,

@@ -15,6 +15,10 @@ export interface AdminEvent {
   diff: unknown;
   /** Extra facts (pool, backend, …). */
   labels: Record<string, string | number | boolean | null>;
+  /** Set only for an event recorded elsewhere first (the CLI's pending events): its `event.id`. */
+  id?: string;
+  /** Likewise: when it happened, epoch ms. */
+  at?: number;
 }
 
 export interface EventSink {

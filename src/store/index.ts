@@ -6,10 +6,14 @@ export type { ClientIpMatch } from './client-ip.js';
 export { canonicalIp, parseClientIp } from './client-ip.js';
 export { openStore } from './database.js';
 export { StoreErrorCode } from './errors.js';
+export type { FilterName, FilterText } from './filters.js';
+export { flagName, paramName, parseFilters, parseStatus, parseTime, rowMatcher } from './filters.js';
 export type { Migration } from './migrations.js';
 export { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 export type { AnchorSignature, StoreContext } from './store.js';
 export { Store } from './store.js';
+export type { TokenRow } from './tokens.js';
+export { TokenTable } from './tokens.js';
 export type {
   Anchor,
   Checkpoint,

@@ -133,8 +133,11 @@ test('opening a store twice applies each migration once and keeps the rows', () 
   const db = new Database(file, { readonly: true });
   const applied = db.prepare('SELECT version, name FROM schema_migrations').all();
   db.close();
-  assert.deepEqual(applied, [{ version: 1, name: 'init' }]);
-  assert.equal(SCHEMA_VERSION, 1);
+  assert.deepEqual(applied, [
+    { version: 1, name: 'init' },
+    { version: 2, name: 'tokens' },
+  ]);
+  assert.equal(SCHEMA_VERSION, 2);
 });
 
 test('the writer creates the folder, keeps the files private and runs in WAL mode', () => {

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { positiveInt, writeError } from './errors.js';
 import { LAG_KEY, RecordQueries } from './queries.js';
 import { MAX_TS, ROW_COLUMNS } from './query-sql.js';
+import { TokenTable } from './tokens.js';
 import type { Anchor, Checkpoint, EventFilters, QueryFilters, StatusCount, StoredRow } from './types.js';
 
 type Statement = Database.Statement<unknown[], unknown>;
@@ -27,6 +28,8 @@ export interface AnchorSignature {
 export class Store {
   readonly file: string;
   readonly readonly: boolean;
+  /** Admin API tokens and the admin events waiting to be chained. */
+  readonly tokens: TokenTable;
   readonly #db: Database.Database;
   readonly #now: () => number;
   readonly #queries: RecordQueries;
@@ -55,6 +58,7 @@ export class Store {
     this.readonly = context.readonly;
     this.#now = context.now;
     this.#queries = new RecordQueries(db);
+    this.tokens = new TokenTable(db, context.file);
     const p = (sql: string): Statement => db.prepare(sql);
     this.#insert = p(
       'INSERT INTO records(seq, kind, ts, rec, hash, request_id, client_ip, status, route, backend, ' +

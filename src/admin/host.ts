@@ -1,0 +1,37 @@
+import type { AuditHealth } from '../audit/index.js';
+import type { RuntimePlan } from '../config/index.js';
+import type { Clock } from '../core/index.js';
+import type { BackendState } from '../health/index.js';
+import type { Store } from '../store/index.js';
+import type { Elevations } from './elevation.js';
+import type { CommittingSink, PendingEventPump } from './pending-events.js';
+import type { RecordFollower } from './stream.js';
+
+/** What the admin API reads and steers in the running process; the app implements it. */
+export interface AdminHost {
+  /** Which Tollgate process this is (`tollgate.instance`). */
+  readonly instance: string;
+  /** Wall-clock epoch ms of the start. */
+  readonly startedAt: number;
+  plan(): RuntimePlan;
+  backend(pool: string, name: string): BackendState | undefined;
+  inflight(): number;
+  listeners(): { name: string; address: string; port: number; tls: boolean }[];
+  auditHealth(): AuditHealth;
+  /** Swaps in a compiled plan, like SIGHUP; rejects (and changes nothing) if the proxy refuses it. */
+  applyPlan(plan: RuntimePlan, actor: string): Promise<void>;
+}
+
+/** Everything a handler may use. */
+export interface AdminContext {
+  readonly host: AdminHost;
+  /** A read-write connection of the main thread: queries, tokens, pending events. */
+  readonly store: Store;
+  readonly events: CommittingSink;
+  readonly elevations: Elevations;
+  readonly pump: PendingEventPump;
+  readonly follower: RecordFollower;
+  readonly clock: Clock;
+  /** Set while a config change is applied: one at a time. */
+  readonly configLock: { busy: boolean };
+}

@@ -1,0 +1,129 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  deleteToken,
+  drain,
+  elevate,
+  getConfig,
+  listTokens,
+  postToken,
+  putConfig,
+  putToken,
+  undrain,
+} from './change-handlers.js';
+import type { AdminContext } from './host.js';
+import type { Reply } from './http.js';
+import { ApiError } from './http.js';
+import {
+  auditHealth,
+  backends,
+  events,
+  param,
+  pools,
+  requestById,
+  requests,
+  status,
+  streamMatcher,
+} from './read-handlers.js';
+import type { Role } from './roles.js';
+
+/** One authenticated API call, as a handler sees it. */
+export interface Call {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly url: URL;
+  readonly params: Record<string, string>;
+  /** The token's name. */
+  readonly actor: string;
+  /** The token's own role. */
+  readonly baseRole: Role;
+  /** What it may do now: its role, or a live elevation above it. */
+  readonly role: Role;
+  readonly source: string;
+}
+
+type Handler = (call: Call, ctx: AdminContext) => Reply | Promise<Reply>;
+
+export interface RouteDef {
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  readonly path: string;
+  readonly role: Role;
+  readonly handle: Handler;
+}
+
+function notYet(what: string, issue: number): Handler {
+  return () => {
+    throw new ApiError(501, 'not_implemented', `${what} is not in this build yet (issue ${issue})`);
+  };
+}
+
+function stream(call: Call, ctx: AdminContext): Reply {
+  const match = streamMatcher(call, ctx.clock.now());
+  const last = call.req.headers['last-event-id'];
+  const fromText =
+    typeof last === 'string' && /^\d{1,15}$/.test(last) ? String(Number(last) + 1) : param(call, 'from_seq');
+  let from = ctx.follower.nextSeq();
+  if (fromText !== undefined) {
+    if (!/^\d{1,15}$/.test(fromText))
+      throw new ApiError(400, 'bad_request', `from_seq: "${fromText}" is not a seq`);
+    from = Number(fromText);
+  }
+  ctx.follower.follow(call.res, from, match);
+  return { status: 200, body: null, streamed: true, labels: { from_seq: from } };
+}
+
+/** SPEC §4, each with the least role that may call it. */
+export const ROUTES: readonly RouteDef[] = [
+  { method: 'GET', path: '/api/v1/status', role: 'viewer', handle: status },
+  { method: 'GET', path: '/api/v1/pools', role: 'viewer', handle: pools },
+  { method: 'GET', path: '/api/v1/pools/:pool/backends', role: 'viewer', handle: backends },
+  { method: 'POST', path: '/api/v1/pools/:pool/backends/:name/drain', role: 'operator', handle: drain },
+  { method: 'POST', path: '/api/v1/pools/:pool/backends/:name/undrain', role: 'operator', handle: undrain },
+  { method: 'GET', path: '/api/v1/config', role: 'viewer', handle: getConfig },
+  { method: 'PUT', path: '/api/v1/config', role: 'admin', handle: putConfig },
+  { method: 'GET', path: '/api/v1/requests', role: 'viewer', handle: requests },
+  { method: 'GET', path: '/api/v1/requests/:id', role: 'viewer', handle: requestById },
+  { method: 'GET', path: '/api/v1/events', role: 'viewer', handle: events },
+  { method: 'GET', path: '/api/v1/stream', role: 'viewer', handle: stream },
+  { method: 'GET', path: '/api/v1/audit/health', role: 'viewer', handle: auditHealth },
+  { method: 'POST', path: '/api/v1/elevate', role: 'operator', handle: elevate },
+  { method: 'GET', path: '/api/v1/tokens', role: 'admin', handle: listTokens },
+  { method: 'POST', path: '/api/v1/tokens', role: 'admin', handle: postToken },
+  { method: 'PUT', path: '/api/v1/tokens/:name', role: 'admin', handle: putToken },
+  { method: 'DELETE', path: '/api/v1/tokens/:name', role: 'admin', handle: deleteToken },
+  { method: 'GET', path: '/api/v1/alerts', role: 'viewer', handle: notYet('alerting', 5) },
+  { method: 'POST', path: '/api/v1/alerts/:id/silence', role: 'operator', handle: notYet('alerting', 5) },
+  { method: 'GET', path: '/api/v1/clients/top', role: 'viewer', handle: notYet('heavy-hitter tracking', 5) },
+  { method: 'GET', path: '/api/v1/fleet', role: 'viewer', handle: notYet('fleet mode', 10) },
+];
+
+const compiled = ROUTES.map((r) => ({ def: r, segments: r.path.split('/').slice(1) }));
+
+export type RouteMatch =
+  | { found: true; def: RouteDef; params: Record<string, string> }
+  | { found: false; allowed: string[] };
+
+/** The route for a method and path; when only the method is wrong, which methods the path takes. */
+export function matchRoute(method: string, pathname: string): RouteMatch {
+  const parts = pathname.split('/').slice(1);
+  const allowed: string[] = [];
+  for (const { def, segments } of compiled) {
+    if (segments.length !== parts.length) continue;
+    const params: Record<string, string> = {};
+    let hit = true;
+    for (let i = 0; i < segments.length && hit; i++) {
+      const s = segments[i]!;
+      if (s.startsWith(':')) {
+        try {
+          params[s.slice(1)] = decodeURIComponent(parts[i]!);
+        } catch {
+          hit = false;
+        }
+        if (parts[i] === '') hit = false;
+      } else if (s !== parts[i]) hit = false;
+    }
+    if (!hit) continue;
+    if (def.method === method) return { found: true, def, params };
+    allowed.push(def.method);
+  }
+  return { found: false, allowed };
+}
