@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it on a clean clone: install, build, lint, typecheck, test.
 # Installs what the tests need with apt-get when it is missing: python3 (the connect-timeout
-# black hole), openssl (test certificates), goaccess (reads the combined log).
+# black hole), openssl (test certificates), goaccess (reads the combined log), Prometheus and
+# promtool (scrape /metrics), Alertmanager (receives alerts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,8 @@ need_apt=()
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v goaccess >/dev/null 2>&1 || need_apt+=(goaccess)
+command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
+command -v prometheus-alertmanager >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need_apt[@]}"

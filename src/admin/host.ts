@@ -18,6 +18,8 @@ export interface AdminHost {
   inflight(): number;
   listeners(): { name: string; address: string; port: number; tls: boolean }[];
   auditHealth(): AuditHealth;
+  /** The Prometheus exposition (SPEC §5). */
+  metrics(): { contentType: string; text: string };
   /** Swaps in a compiled plan, like SIGHUP; rejects (and changes nothing) if the proxy refuses it. */
   applyPlan(plan: RuntimePlan, actor: string): Promise<void>;
 }

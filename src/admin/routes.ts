@@ -71,8 +71,14 @@ function stream(call: Call, ctx: AdminContext): Reply {
   return { status: 200, body: null, streamed: true, labels: { from_seq: from } };
 }
 
+export function metrics(_call: Call | null, ctx: AdminContext): Reply {
+  const m = ctx.host.metrics();
+  return { status: 200, body: m.text, headers: { 'content-type': m.contentType } };
+}
+
 /** SPEC §4, each with the least role that may call it. */
 export const ROUTES: readonly RouteDef[] = [
+  { method: 'GET', path: '/metrics', role: 'viewer', handle: metrics },
   { method: 'GET', path: '/api/v1/status', role: 'viewer', handle: status },
   { method: 'GET', path: '/api/v1/pools', role: 'viewer', handle: pools },
   { method: 'GET', path: '/api/v1/pools/:pool/backends', role: 'viewer', handle: backends },

@@ -15,7 +15,7 @@ import type { CommittingSink, PendingEventPump } from './pending-events.js';
 import type { Role } from './roles.js';
 import { covers } from './roles.js';
 import type { Call } from './routes.js';
-import { matchRoute } from './routes.js';
+import { matchRoute, metrics } from './routes.js';
 import { RecordFollower } from './stream.js';
 import { authenticate } from './tokens.js';
 
@@ -140,13 +140,11 @@ export class AdminServer {
     const path = url.pathname;
     let caller = ANONYMOUS;
     try {
-      if (method === 'GET' && (path === '/' || path === '/metrics')) {
-        if (path === '/' || this.#opts.plan.metricsPublic)
-          throw new ApiError(
-            501,
-            'not_implemented',
-            `${path === '/' ? 'the dashboard (issue 7)' : 'metrics (issue 5)'} is not in this build yet`,
-          );
+      if (method === 'GET' && path === '/')
+        throw new ApiError(501, 'not_implemented', 'the dashboard (issue 7) is not in this build yet');
+      if (method === 'GET' && path === '/metrics' && this.#opts.plan.metricsPublic) {
+        this.#finish(req, res, ANONYMOUS, source, path, metrics(null, this.#ctx));
+        return;
       }
       const locked = this.#lockout.lockedFor(source);
       if (locked > 0)
@@ -159,8 +157,6 @@ export class AdminServer {
           },
         );
       caller = this.#authenticate(req, source);
-      if (method === 'GET' && path === '/metrics')
-        throw new ApiError(501, 'not_implemented', 'metrics (issue 5) is not in this build yet');
       const match = matchRoute(method, path);
       if (!match.found) {
         if (match.allowed.length > 0)

@@ -6,6 +6,7 @@ import type { RuntimePlan } from '../config/index.js';
 import { diffConfig } from '../config/index.js';
 import type { AdminEvent, Clock, Logger, OutcomeObserver, RequestOutcome } from '../core/index.js';
 import { systemClock, systemEvent } from '../core/index.js';
+import { TollgateMetrics } from '../metrics/index.js';
 import { DataPlane } from '../proxy/index.js';
 import type { Store } from '../store/index.js';
 import { openStore } from '../store/index.js';
@@ -23,6 +24,20 @@ export interface AppOptions {
    * loudly, and the admin events of the run still go to the store.
    */
   benchAuditOff?: boolean;
+  /** Benchmarks only (`TOLLGATE_BENCH_METRICS_OFF=1`): outcomes do not feed the metrics. */
+  benchMetricsOff?: boolean;
+}
+
+/** Hands each outcome to several observers, in order. */
+class FanOut implements OutcomeObserver {
+  readonly #observers: OutcomeObserver[];
+  constructor(observers: OutcomeObserver[]) {
+    this.#observers = observers;
+  }
+  onOutcome(o: RequestOutcome): void {
+    const list = this.#observers;
+    for (let i = 0; i < list.length; i++) list[i]!.onOutcome(o);
+  }
 }
 
 /**
@@ -34,6 +49,7 @@ export class App {
   readonly proxy: DataPlane;
   readonly audit: AuditPipeline;
   readonly instance: string;
+  readonly metrics: TollgateMetrics;
   readonly #logger: Logger;
   readonly #clock: Clock;
   #plan: RuntimePlan;
@@ -56,18 +72,23 @@ export class App {
       clock,
     });
     const audit = this.audit;
-    const extra = options.observers ?? [];
+    this.metrics = new TollgateMetrics({
+      backends: () => this.proxy.backends.all(),
+      listeners: () => this.proxy.listeners().map((l) => ({ name: l.plan.name, connections: l.connections })),
+      audit: () => ({ ...audit.health, lagSeconds: audit.lagSeconds() }),
+      alertsFiring: () => [],
+    });
+    audit.subscribe((e) => this.metrics.onAdminEvent(e));
+    const observers: OutcomeObserver[] = [];
+    if (options.benchAuditOff !== true) observers.push(audit);
+    if (options.benchMetricsOff !== true) observers.push(this.metrics);
+    observers.push(...(options.observers ?? []));
     const observer: OutcomeObserver =
-      options.benchAuditOff === true
+      observers.length === 0
         ? { onOutcome() {} }
-        : extra.length === 0
-          ? audit
-          : {
-              onOutcome(o: RequestOutcome) {
-                audit.onOutcome(o);
-                for (const ob of extra) ob.onOutcome(o);
-              },
-            };
+        : observers.length === 1
+          ? observers[0]!
+          : new FanOut(observers);
     this.proxy = new DataPlane({
       clock,
       observer,
@@ -148,6 +169,7 @@ export class App {
         })),
       auditHealth: () => ({ ...this.audit.health }),
       applyPlan: (plan, actor) => this.reload(plan, actor),
+      metrics: () => ({ contentType: this.metrics.contentType, text: this.metrics.render() }),
     };
   }
 

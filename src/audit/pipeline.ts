@@ -78,6 +78,8 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
   #acked = 0;
   #waiters: { id: number; resolve: () => void }[] = [];
   #listeners: ((e: AdminEvent) => void)[] = [];
+  /** Per sink: monotonic ms since which it has records not yet shipped. */
+  readonly #behindSince = new Map<string, number>();
   #stopped: Promise<void> | null = null;
   #lostReported = 0;
   readonly #ready: Promise<void>;
@@ -123,6 +125,17 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
     await this.#ready;
     this.health.state = 'ok';
     this.emit(systemEvent('audit_pipeline_started', 'success', null, { store: this.#audit.storePath }));
+  }
+
+  /** Per sink: seconds it has been behind the store (0 when caught up). */
+  lagSeconds(): Record<string, number> {
+    const now = this.#opts.clock.monotonic();
+    const out: Record<string, number> = {};
+    for (const sink of Object.keys(this.health.lag)) {
+      const since = this.#behindSince.get(sink);
+      out[sink] = since === undefined ? 0 : (now - since) / 1000;
+    }
+    return out;
   }
 
   /** Subscribe to every admin event (the admin stream, tests). */
@@ -315,9 +328,15 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
           });
         }
         break;
-      case 'lag':
+      case 'lag': {
         h.lag = m.lags;
+        const now = this.#opts.clock.monotonic();
+        for (const [sink, n] of Object.entries(m.lags)) {
+          if (n === 0) this.#behindSince.delete(sink);
+          else if (!this.#behindSince.has(sink)) this.#behindSince.set(sink, now);
+        }
         break;
+      }
       case 'pruned':
         this.#opts.logger.log('info', 'retention pruned old records', { count: m.count });
         break;

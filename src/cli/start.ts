@@ -44,7 +44,10 @@ export async function startCommand(options: StartOptions): Promise<void> {
   const benchAuditOff = process.env.TOLLGATE_BENCH_AUDIT_OFF === '1';
   if (benchAuditOff)
     logger.log('error', 'TOLLGATE_BENCH_AUDIT_OFF=1: requests are NOT recorded (benchmarks only)');
-  const app = new App(plan, { logger, benchAuditOff });
+  const benchMetricsOff = process.env.TOLLGATE_BENCH_METRICS_OFF === '1';
+  if (benchMetricsOff)
+    logger.log('warn', 'TOLLGATE_BENCH_METRICS_OFF=1: outcomes do not feed the metrics (benchmarks only)');
+  const app = new App(plan, { logger, benchAuditOff, benchMetricsOff });
   try {
     await app.start();
   } catch (err) {
