@@ -255,3 +255,33 @@ export async function putToken(call: Call, ctx: AdminContext): Promise<Reply> {
     { diff: [{ path: `tokens["${name}"].role`, kind: 'changed', before, after }], labels: { token: name } },
   );
 }
+
+// ---- alerts
+
+export function alerts(call: Call, ctx: AdminContext): Reply {
+  const state = param(call, 'state');
+  if (state !== undefined && !['pending', 'firing', 'resolved'].includes(state))
+    throw new ApiError(400, 'bad_request', `state: "${state}" is not pending, firing or resolved`);
+  const items = ctx.host
+    .alerts()
+    .list()
+    .filter((a) => state === undefined || a.status === state);
+  return ok({ items, next: null });
+}
+
+export async function silence(call: Call, ctx: AdminContext): Promise<Reply> {
+  const body = await readJson(call.req);
+  let forMs: number;
+  try {
+    forMs = parseDuration(String(body.for ?? '1h'));
+  } catch {
+    throw new ApiError(400, 'bad_request', `for: "${String(body.for)}" is not a duration like 1h`);
+  }
+  if (forMs < 1000 || forMs > 7 * 86_400_000)
+    throw new ApiError(400, 'bad_request', 'for: a silence lasts from 1s to 7d');
+  const reason = typeof body.reason === 'string' ? body.reason.trim() : '';
+  if (reason === '') throw new ApiError(400, 'bad_request', 'reason: say why the alert is silenced');
+  const view = ctx.host.alerts().silence(call.params.id!, forMs, call.actor, reason);
+  if (view === null) throw new ApiError(404, 'not_found', `no pending or firing alert ${call.params.id}`);
+  return ok(view, { labels: { alert: view.id, rule: view.rule } });
+}

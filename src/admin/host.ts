@@ -1,3 +1,4 @@
+import type { AlertEngine } from '../alerts/index.js';
 import type { AuditHealth } from '../audit/index.js';
 import type { RuntimePlan } from '../config/index.js';
 import type { Clock } from '../core/index.js';
@@ -20,6 +21,7 @@ export interface AdminHost {
   auditHealth(): AuditHealth;
   /** The Prometheus exposition (SPEC §5). */
   metrics(): { contentType: string; text: string };
+  alerts(): AlertEngine;
   /** Swaps in a compiled plan, like SIGHUP; rejects (and changes nothing) if the proxy refuses it. */
   applyPlan(plan: RuntimePlan, actor: string): Promise<void>;
 }

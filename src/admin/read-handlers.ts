@@ -98,6 +98,7 @@ export function status(_call: Call, ctx: AdminContext): Reply {
 }
 
 function backendView(ctx: AdminContext, pool: PoolPlan) {
+  const slow = ctx.host.alerts().slowBackends();
   return pool.backends.map((b) => {
     const s = ctx.host.backend(pool.name, b.name);
     return {
@@ -112,6 +113,7 @@ function backendView(ctx: AdminContext, pool: PoolPlan) {
       ewma_ms: s === undefined ? null : Math.round(s.ewmaMs * 1000) / 1000,
       consecutive_failures: s?.consecutiveFailures ?? 0,
       last_check_error: s?.lastCheckError ?? null,
+      slow: slow.has(`${pool.name}/${b.name}`),
     };
   });
 }

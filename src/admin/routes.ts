@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  alerts,
   deleteToken,
   drain,
   elevate,
@@ -8,6 +9,7 @@ import {
   postToken,
   putConfig,
   putToken,
+  silence,
   undrain,
 } from './change-handlers.js';
 import type { AdminContext } from './host.js';
@@ -96,8 +98,8 @@ export const ROUTES: readonly RouteDef[] = [
   { method: 'POST', path: '/api/v1/tokens', role: 'admin', handle: postToken },
   { method: 'PUT', path: '/api/v1/tokens/:name', role: 'admin', handle: putToken },
   { method: 'DELETE', path: '/api/v1/tokens/:name', role: 'admin', handle: deleteToken },
-  { method: 'GET', path: '/api/v1/alerts', role: 'viewer', handle: notYet('alerting', 5) },
-  { method: 'POST', path: '/api/v1/alerts/:id/silence', role: 'operator', handle: notYet('alerting', 5) },
+  { method: 'GET', path: '/api/v1/alerts', role: 'viewer', handle: alerts },
+  { method: 'POST', path: '/api/v1/alerts/:id/silence', role: 'operator', handle: silence },
   { method: 'GET', path: '/api/v1/clients/top', role: 'viewer', handle: notYet('heavy-hitter tracking', 5) },
   { method: 'GET', path: '/api/v1/fleet', role: 'viewer', handle: notYet('fleet mode', 10) },
 ];

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import type { AdminHost } from '../admin/index.js';
 import { AdminServer, PendingEventPump } from '../admin/index.js';
+import { AlertEngine } from '../alerts/index.js';
 import { AuditPipeline } from '../audit/index.js';
 import type { RuntimePlan } from '../config/index.js';
 import { diffConfig } from '../config/index.js';
@@ -50,6 +51,8 @@ export class App {
   readonly audit: AuditPipeline;
   readonly instance: string;
   readonly metrics: TollgateMetrics;
+  readonly alerts: AlertEngine;
+  #alertsOn: boolean;
   readonly #logger: Logger;
   readonly #clock: Clock;
   #plan: RuntimePlan;
@@ -76,12 +79,41 @@ export class App {
       backends: () => this.proxy.backends.all(),
       listeners: () => this.proxy.listeners().map((l) => ({ name: l.plan.name, connections: l.connections })),
       audit: () => ({ ...audit.health, lagSeconds: audit.lagSeconds() }),
-      alertsFiring: () => [],
+      alertsFiring: () => this.alerts.firingByRule(),
     });
-    audit.subscribe((e) => this.metrics.onAdminEvent(e));
+    this.alerts = new AlertEngine({
+      plan: () => this.#plan,
+      sources: {
+        backends: () => this.proxy.backends.all(),
+        audit: () => ({
+          lost: audit.health.lost,
+          queued: audit.health.queued,
+          lagSeconds: audit.lagSeconds(),
+        }),
+        clients: null,
+      },
+      events: audit,
+      clock,
+      logger: options.logger,
+      instance: this.instance,
+      adminUrl: () => this.#admin?.url() ?? null,
+    });
+    this.#alertsOn = plan.alerts.rules.length > 0;
+    audit.subscribe((e) => {
+      this.metrics.onAdminEvent(e);
+      if (this.#alertsOn) this.alerts.onAdminEvent(e);
+    });
+    const alerts = this.alerts;
+    const app = this;
     const observers: OutcomeObserver[] = [];
     if (options.benchAuditOff !== true) observers.push(audit);
     if (options.benchMetricsOff !== true) observers.push(this.metrics);
+    // alert signals cost one check per request while no rule is configured
+    observers.push({
+      onOutcome(o: RequestOutcome) {
+        if (app.#alertsOn) alerts.signals.onOutcome(o);
+      },
+    });
     observers.push(...(options.observers ?? []));
     const observer: OutcomeObserver =
       observers.length === 0
@@ -126,6 +158,7 @@ export class App {
       this.#pump = new PendingEventPump(this.#store.tokens, this.audit, this.#logger);
       await this.#pump.kick();
       await this.proxy.start(this.#plan);
+      this.alerts.start();
       if (this.#plan.admin !== null) {
         this.#admin = new AdminServer({
           plan: this.#plan.admin,
@@ -139,6 +172,7 @@ export class App {
         await this.#admin.listen();
       }
     } catch (err) {
+      await this.alerts.close();
       await this.proxy.close();
       await this.#pump?.close();
       this.#store?.close();
@@ -170,6 +204,7 @@ export class App {
       auditHealth: () => ({ ...this.audit.health }),
       applyPlan: (plan, actor) => this.reload(plan, actor),
       metrics: () => ({ contentType: this.metrics.contentType, text: this.metrics.render() }),
+      alerts: () => this.alerts,
     };
   }
 
@@ -196,6 +231,7 @@ export class App {
     }
     this.audit.reload(plan);
     this.#plan = plan;
+    this.#alertsOn = plan.alerts.rules.length > 0;
     this.audit.emit({
       ...systemEvent('config_reload', 'success', null, { config: plan.source }, actor),
       diff: diffConfig(before.config, plan.config),
@@ -214,6 +250,7 @@ export class App {
     const { cut } = await this.proxy.drain(deadlineMs);
     await this.proxy.close();
     await this.#admin?.close();
+    await this.alerts.close();
     await this.#pump?.kick();
     await this.#pump?.close();
     this.audit.emit(

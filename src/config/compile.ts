@@ -2,10 +2,11 @@ import { BlockList } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { AttemptFailure } from '../core/index.js';
-import { parseDuration, parseSize } from '../core/index.js';
+import { parseDuration, parsePercent, parseRate, parseSize } from '../core/index.js';
 import { parseAddress, parseSubnet } from './address.js';
 import type {
   AdminPlan,
+  AlertsPlan,
   AuditPlan,
   BackendPlan,
   HashKey,
@@ -76,6 +77,7 @@ export function compileConfig(config: Config, ctx: CompileContext): Compilation 
     pools,
     audit: auditPlan(config.audit, dataDir),
     admin,
+    alerts: alertsPlan(config.alerts),
     config: structuredClone(config),
     text: ctx.text,
   };
@@ -103,7 +105,16 @@ function refuseUnsupported(config: Config, out: Finding[]): void {
   });
   if (config.fleet !== undefined)
     out.push(finding(['fleet'], 'key', 'fleet is not supported by this build yet'));
+  config.alerts?.rules.forEach((rule, i) => {
+    if (rule.when === 'audit_canary')
+      out.push(finding(['alerts', 'rules', i, 'when'], 'value', 'audit_canary is not supported by this build yet'));
+    if (parseDuration(rule.window) > MAX_RULE_WINDOW_MS)
+      out.push(finding(['alerts', 'rules', i, 'window'], 'value', 'a rule window is at most 15m'));
+  });
 }
+
+/** Alert rules read one-second ring buckets that cover 15 minutes. */
+const MAX_RULE_WINDOW_MS = 15 * 60_000;
 
 function hostPort(address: string, allowZero: boolean): { host: string; port: number } {
   const parsed = parseAddress(address, allowZero);
@@ -242,4 +253,46 @@ function deepFreeze<T>(value: T): T {
     for (const child of value.values()) deepFreeze(child);
   }
   return value;
+}
+
+function threshold(when: string, above: string | number | undefined): number {
+  if (above === undefined) return 0;
+  const text = String(above);
+  switch (when) {
+    case 'error_rate':
+      return parsePercent(text);
+    case 'client_rate':
+    case 'auth_failures':
+      return parseRate(text);
+    case 'latency_p99':
+    case 'audit_lag':
+      return parseDuration(text);
+    default:
+      return Number(above) || 0;
+  }
+}
+
+function alertsPlan(alerts: Config['alerts']): AlertsPlan {
+  if (alerts === undefined) return { notifiers: [], rules: [] };
+  return {
+    notifiers: alerts.notifiers.map((n) => ({
+      name: n.name,
+      type: n.type,
+      url: n.url,
+      format: n.format,
+      owner: n.owner ?? null,
+    })),
+    rules: alerts.rules.map((r) => ({
+      name: r.name,
+      when: r.when,
+      route: r.route ?? null,
+      pool: r.pool ?? null,
+      above: threshold(r.when, r.above),
+      aboveText: r.above === undefined ? null : String(r.above),
+      forMs: r.for === undefined ? 0 : parseDuration(r.for),
+      windowMs: parseDuration(r.window),
+      cooldownMs: parseDuration(r.cooldown),
+      notify: r.notify,
+    })),
+  };
 }

@@ -15,6 +15,7 @@ export type { ConfigChange } from './diff.js';
 export { diffConfig } from './diff.js';
 export type {
   AdminPlan,
+  AlertsPlan,
   Algorithm,
   AuditPlan,
   BackendPlan,
@@ -22,11 +23,14 @@ export type {
   HealthCheckPlan,
   ListenerLimits,
   ListenerPlan,
+  NotifierPlan,
   OutlierPlan,
   PoolPlan,
   RetryPlan,
   RetryReason,
   RoutePlan,
+  RuleKind,
+  RulePlan,
   RuntimePlan,
   SinkPlan,
   TimeoutPlan,

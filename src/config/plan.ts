@@ -19,6 +19,8 @@ export interface RuntimePlan {
   readonly pools: ReadonlyMap<string, PoolPlan>;
   readonly audit: AuditPlan;
   readonly admin: AdminPlan | null;
+  /** Empty when the config has no `alerts:`. */
+  readonly alerts: AlertsPlan;
   /** The validated config as plain data (defaults applied), for diffs and `GET /api/v1/config`. */
   readonly config: unknown;
   /** The config text it was compiled from. */
@@ -161,4 +163,47 @@ export interface AdminPlan {
   readonly lockout: { readonly failures: number; readonly windowMs: number };
   /** `admin.metrics_public`: GET /metrics answers without a token. */
   readonly metricsPublic: boolean;
+}
+
+export type RuleKind =
+  | 'error_rate'
+  | 'client_rate'
+  | 'latency_p99'
+  | 'auth_failures'
+  | 'audit_lag'
+  | 'backend_down'
+  | 'config_changed'
+  | 'audit_lost'
+  | 'audit_canary';
+
+export interface NotifierPlan {
+  readonly name: string;
+  readonly type: 'webhook' | 'alertmanager';
+  readonly url: string;
+  readonly format: 'json' | 'slack';
+  readonly owner: string | null;
+}
+
+export interface RulePlan {
+  readonly name: string;
+  readonly when: RuleKind;
+  readonly route: string | null;
+  readonly pool: string | null;
+  /**
+   * The threshold in the rule's unit: a fraction for error_rate (5% → 0.05), per second for
+   * client_rate and auth_failures, milliseconds for latency_p99 and audit_lag; 0 for the kinds
+   * without one (backend_down, config_changed, audit_lost).
+   */
+  readonly above: number;
+  /** The text it was written as ("5%", "200/s"), for messages. */
+  readonly aboveText: string | null;
+  readonly forMs: number;
+  readonly windowMs: number;
+  readonly cooldownMs: number;
+  readonly notify: readonly string[];
+}
+
+export interface AlertsPlan {
+  readonly notifiers: readonly NotifierPlan[];
+  readonly rules: readonly RulePlan[];
 }

@@ -283,7 +283,17 @@ export const RULE_KINDS = [
 
 const alerts = z.strictObject({
   notifiers: z
-    .array(z.strictObject({ name, type: z.enum(['webhook', 'alertmanager']), url: httpUrl }))
+    .array(
+      z.strictObject({
+        name,
+        type: z.enum(['webhook', 'alertmanager']),
+        url: httpUrl,
+        /** webhook body: Tollgate's JSON, or a Slack-compatible `{"text": …}`. */
+        format: z.enum(['json', 'slack']).default('json'),
+        /** Alerts about routes with this owner also go here. */
+        owner: z.string().optional(),
+      }),
+    )
     .default([]),
   rules: z
     .array(
@@ -294,6 +304,10 @@ const alerts = z.strictObject({
         pool: name.optional(),
         above: z.union([z.string(), z.number()]).optional(),
         for: duration.optional(),
+        /** How far back the value is computed (error ratio, rates, p99). */
+        window: duration.default('1m'),
+        /** After a resolution, the same alert does not fire again for this long. */
+        cooldown: duration.default('1m'),
         notify: z.array(name).default([]),
       }),
     )
