@@ -107,7 +107,9 @@ function refuseUnsupported(config: Config, out: Finding[]): void {
     out.push(finding(['fleet'], 'key', 'fleet is not supported by this build yet'));
   config.alerts?.rules.forEach((rule, i) => {
     if (rule.when === 'audit_canary')
-      out.push(finding(['alerts', 'rules', i, 'when'], 'value', 'audit_canary is not supported by this build yet'));
+      out.push(
+        finding(['alerts', 'rules', i, 'when'], 'value', 'audit_canary is not supported by this build yet'),
+      );
     if (parseDuration(rule.window) > MAX_RULE_WINDOW_MS)
       out.push(finding(['alerts', 'rules', i, 'window'], 'value', 'a rule window is at most 15m'));
   });
