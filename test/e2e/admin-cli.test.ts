@@ -191,7 +191,8 @@ admin: { address: 127.0.0.1:${adminPort} }
     let err = '';
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
     try {
-      await sleep(800); // connected
+      // connected: the stream's own admin_request event is in the store
+      await eventually(secrets[1]!, (e) => e.url.path === '/api/v1/stream' && e.user.name === 'watcher');
       for (const p of ['/a', '/status/503', '/b', '/status/500']) await (await fetch(tg.url(p))).text();
       for (let i = 0; i < 50 && out.split('\n').length < 3; i++) await sleep(100);
       const lines = out.trim().split('\n');

@@ -141,10 +141,12 @@ alerts:
     const started = Date.now();
     const sent: string[] = [];
     const pump = setInterval(() => {
-      void fetch(h.url('/api/pay')).then(async (r) => {
-        await r.text();
-        sent.push(r.headers.get('x-request-id')!);
-      });
+      void fetch(h.url('/api/pay'))
+        .then(async (r) => {
+          await r.text();
+          sent.push(r.headers.get('x-request-id')!);
+        })
+        .catch(() => {});
     }, 50);
     let firing: AlertView;
     try {
@@ -200,7 +202,9 @@ alerts:
   it('latency_p99 fires naming the slowed backend, and the slow-backend flag shows in the API', async () => {
     const viewer = token(h, 'viewer');
     const pump = setInterval(() => {
-      void fetch(h.url('/web/x')).then((r) => r.text());
+      void fetch(h.url('/web/x'))
+        .then((r) => r.text())
+        .catch(() => {});
     }, 20);
     let firing: AlertView;
     try {
