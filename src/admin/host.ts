@@ -3,6 +3,7 @@ import type { AuditHealth } from '../audit/index.js';
 import type { RuntimePlan } from '../config/index.js';
 import type { Clock } from '../core/index.js';
 import type { BackendState } from '../health/index.js';
+import type { TopClients } from '../metrics/index.js';
 import type { Store } from '../store/index.js';
 import type { Elevations } from './elevation.js';
 import type { CommittingSink, PendingEventPump } from './pending-events.js';
@@ -22,6 +23,8 @@ export interface AdminHost {
   /** The Prometheus exposition (SPEC §5). */
   metrics(): { contentType: string; text: string };
   alerts(): AlertEngine;
+  /** The heavy-hitter sketch by client address or by user. */
+  topClients(by: 'client_ip' | 'user'): TopClients;
   /** Swaps in a compiled plan, like SIGHUP; rejects (and changes nothing) if the proxy refuses it. */
   applyPlan(plan: RuntimePlan, actor: string): Promise<void>;
 }

@@ -1,6 +1,6 @@
 import { withHash } from '../audit/index.js';
 import type { PoolPlan } from '../config/index.js';
-import { isoMicros, isTollgateError } from '../core/index.js';
+import { isoMicros, isTollgateError, parseDuration } from '../core/index.js';
 import type { EventFilters, FilterText, QueryFilters, StoredRow } from '../store/index.js';
 import { paramName, parseFilters, parseTime, rowMatcher } from '../store/index.js';
 import type { AdminContext } from './host.js';
@@ -177,4 +177,24 @@ export function events(call: Call, ctx: AdminContext): Reply {
 
 export function auditHealth(_call: Call, ctx: AdminContext): Reply {
   return ok(ctx.host.auditHealth());
+}
+
+/** `GET /api/v1/clients/top?window=1m|5m|15m&by=client_ip|user&limit=N`: heavy hitters from the sketch. */
+export function topClients(call: Call, ctx: AdminContext): Reply {
+  const by = param(call, 'by') ?? 'client_ip';
+  if (by !== 'client_ip' && by !== 'user')
+    throw new ApiError(400, 'bad_request', `by: "${by}" is not client_ip or user`);
+  const windowText = param(call, 'window') ?? '1m';
+  let windowMs: number;
+  try {
+    windowMs = parseDuration(windowText);
+  } catch {
+    throw new ApiError(400, 'bad_request', `window: "${windowText}" is not a duration like 1m`);
+  }
+  const limitText = param(call, 'limit') ?? '10';
+  const limit = Number(limitText);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+    throw new ApiError(400, 'bad_request', `limit: "${limitText}" is not a whole number from 1 to 100`);
+  const items = usage(() => ctx.host.topClients(by).top(windowMs, limit));
+  return ok({ window: windowText, by, items, next: null });
 }

@@ -25,6 +25,7 @@ import {
   requests,
   status,
   streamMatcher,
+  topClients,
 } from './read-handlers.js';
 import type { Role } from './roles.js';
 
@@ -100,7 +101,7 @@ export const ROUTES: readonly RouteDef[] = [
   { method: 'DELETE', path: '/api/v1/tokens/:name', role: 'admin', handle: deleteToken },
   { method: 'GET', path: '/api/v1/alerts', role: 'viewer', handle: alerts },
   { method: 'POST', path: '/api/v1/alerts/:id/silence', role: 'operator', handle: silence },
-  { method: 'GET', path: '/api/v1/clients/top', role: 'viewer', handle: notYet('heavy-hitter tracking', 5) },
+  { method: 'GET', path: '/api/v1/clients/top', role: 'viewer', handle: topClients },
   { method: 'GET', path: '/api/v1/fleet', role: 'viewer', handle: notYet('fleet mode', 10) },
 ];
 

@@ -111,10 +111,19 @@ export class AlertEngine {
     const seen = new Set<string>();
     for (const rule of plan.alerts.rules) {
       const lostDelta = this.#losses.sum(mono, rule.windowMs);
-      for (const obs of evaluate(rule, plan, this.signals, this.#opts.sources, mono, lostDelta)) {
-        const id = alertId(rule.name, obs.key);
-        seen.add(id);
-        this.#holds(rule, id, obs, mono);
+      try {
+        for (const obs of evaluate(rule, plan, this.signals, this.#opts.sources, mono, lostDelta)) {
+          const id = alertId(rule.name, obs.key);
+          seen.add(id);
+          this.#holds(rule, id, obs, mono);
+        }
+      } catch (err) {
+        // one broken rule must not silence the others; its instances stay as they are
+        this.#opts.logger.log('error', 'alert rule evaluation failed', {
+          rule: rule.name,
+          error: String(err),
+        });
+        for (const i of this.#instances.values()) if (i.rule.name === rule.name) seen.add(i.id);
       }
     }
     for (const inst of [...this.#instances.values()]) {
@@ -243,7 +252,7 @@ export class AlertEngine {
       fired_at: i.firedAt === null ? null : isoMicros(i.firedAt),
       resolved_at: i.resolvedAt === null ? null : isoMicros(i.resolvedAt),
       silenced_until: i.silencedUntil === null ? null : isoMicros(i.silencedUntil),
-      top_clients: this.#opts.sources.clients?.top(i.rule.windowMs, 5) ?? [],
+      top_clients: this.#opts.sources.clients?.top(sketchWindow(i.rule.windowMs), 5) ?? [],
       samples: o.samples.map((s) => ({
         request_id: s.requestId,
         status: s.status,
@@ -356,6 +365,11 @@ export class AlertEngine {
     this.#slow.clear();
     for (const k of now) this.#slow.add(k);
   }
+}
+
+/** The heavy-hitter window (1m, 5m or 15m) that covers a rule's window, for the alert's top clients. */
+function sketchWindow(ms: number): number {
+  return ms <= 60_000 ? 60_000 : ms <= 300_000 ? 300_000 : 900_000;
 }
 
 function ownerOf(plan: RuntimePlan, o: Observation): string | null {

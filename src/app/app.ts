@@ -75,12 +75,16 @@ export class App {
       clock,
     });
     const audit = this.audit;
-    this.metrics = new TollgateMetrics({
-      backends: () => this.proxy.backends.all(),
-      listeners: () => this.proxy.listeners().map((l) => ({ name: l.plan.name, connections: l.connections })),
-      audit: () => ({ ...audit.health, lagSeconds: audit.lagSeconds() }),
-      alertsFiring: () => this.alerts.firingByRule(),
-    });
+    this.metrics = new TollgateMetrics(
+      {
+        backends: () => this.proxy.backends.all(),
+        listeners: () =>
+          this.proxy.listeners().map((l) => ({ name: l.plan.name, connections: l.connections })),
+        audit: () => ({ ...audit.health, lagSeconds: audit.lagSeconds() }),
+        alertsFiring: () => this.alerts.firingByRule(),
+      },
+      clock,
+    );
     this.alerts = new AlertEngine({
       plan: () => this.#plan,
       sources: {
@@ -90,7 +94,7 @@ export class App {
           queued: audit.health.queued,
           lagSeconds: audit.lagSeconds(),
         }),
-        clients: null,
+        clients: this.metrics.topClients,
       },
       events: audit,
       clock,
@@ -205,6 +209,7 @@ export class App {
       applyPlan: (plan, actor) => this.reload(plan, actor),
       metrics: () => ({ contentType: this.metrics.contentType, text: this.metrics.render() }),
       alerts: () => this.alerts,
+      topClients: (by) => (by === 'user' ? this.metrics.topUsers : this.metrics.topClients),
     };
   }
 

@@ -110,6 +110,14 @@ function refuseUnsupported(config: Config, out: Finding[]): void {
       out.push(
         finding(['alerts', 'rules', i, 'when'], 'value', 'audit_canary is not supported by this build yet'),
       );
+    if (rule.when === 'client_rate' && ![60_000, 300_000, 900_000].includes(parseDuration(rule.window)))
+      out.push(
+        finding(
+          ['alerts', 'rules', i, 'window'],
+          'value',
+          'a client_rate window is 1m, 5m or 15m (the heavy-hitter windows)',
+        ),
+      );
     if (parseDuration(rule.window) > MAX_RULE_WINDOW_MS)
       out.push(finding(['alerts', 'rules', i, 'window'], 'value', 'a rule window is at most 15m'));
   });

@@ -1,4 +1,4 @@
-import type { AdminEvent, OutcomeObserver, RequestOutcome } from '../core/index.js';
+import type { AdminEvent, Clock, OutcomeObserver, RequestOutcome } from '../core/index.js';
 import { TERMINATIONS } from '../core/index.js';
 import type { CounterSeries, HistogramSeries, Labels } from './exposition.js';
 import {
@@ -9,6 +9,7 @@ import {
   HistogramFamily,
   Registry,
 } from './exposition.js';
+import { TopClients } from './top-clients.js';
 
 /** What the scrape reads from the running process (structural, so metrics imports no runtime module). */
 export interface MetricsSources {
@@ -63,6 +64,10 @@ class Slot {
  * audit counters are read from their sources at scrape time.
  */
 export class TollgateMetrics implements OutcomeObserver {
+  /** Heavy hitters by client address and by identified user (docs/top-clients.md). */
+  readonly topClients: TopClients;
+  readonly topUsers: TopClients;
+  readonly #clock: Clock;
   readonly #registry = new Registry();
   readonly #requests: CounterFamily;
   readonly #durations: HistogramFamily;
@@ -73,7 +78,10 @@ export class TollgateMetrics implements OutcomeObserver {
   /** pool → backend → termination index → series */
   readonly #attemptSeries = new Map<string, Map<string, (CounterSeries | undefined)[]>>();
 
-  constructor(sources: MetricsSources) {
+  constructor(sources: MetricsSources, clock: Clock) {
+    this.#clock = clock;
+    this.topClients = new TopClients({ clock });
+    this.topUsers = new TopClients({ clock });
     const r = this.#registry;
     this.#requests = r.add(
       new CounterFamily(
@@ -190,6 +198,12 @@ export class TollgateMetrics implements OutcomeObserver {
     (slot.durations[cc] ??= this.#durations.bind([l[0]!, l[1]!, l[2]!, l[3]!, CODE_CLASSES[cc]!])).observe(
       (o.endMs - o.startMs) / 1000,
     );
+    // heavy hitters: an error is anything but a 1xx–3xx answered normally (4xx count: floods of 401s matter)
+    const now = this.#clock.monotonic();
+    const isError = o.statusCode >= 400 || o.termination !== 'ok';
+    const bytes = o.requestBodySize + o.responseBodySize;
+    this.topClients.observe(o.clientAddress, isError, bytes, now);
+    if (o.userName !== null) this.topUsers.observe(o.userName, isError, bytes, now);
     const attempts = o.attempts;
     for (let k = 0; k < attempts.length; k++) {
       const a = attempts[k]!;

@@ -366,3 +366,94 @@ alerts:
     );
   });
 });
+
+describe('alerts: a flooding client and an authentication burst', () => {
+  let b1: TestBackend;
+  let hook: Receiver;
+  let h: Harness;
+
+  before(async () => {
+    b1 = await startBackend('b1');
+    hook = await receiver();
+    h = await startTollgate(`listeners:
+  - { name: public, address: 127.0.0.1:0, trusted_proxies: [127.0.0.1/32] }
+routes:
+  - { name: app, match: { path_prefix: / }, pool: app, owner: team-app }
+pools:
+  - { name: app, backends: [ { name: b1, address: ${b1.address} } ] }
+admin: { address: 127.0.0.1:0, lockout: { failures: 100, window: 1m } }
+alerts:
+  notifiers:
+    - { name: hook, type: webhook, url: ${hook.url} }
+  rules:
+    - { name: hot-ip, when: client_rate, above: 5/s, window: 1m }
+    - { name: auth-burst, when: auth_failures, above: 5/m, window: 1m }
+`);
+  });
+  after(async () => {
+    await h.close();
+    await hook.close();
+    await b1.close();
+  });
+
+  it('one address flooding the listener fires client_rate naming it, and tops GET /api/v1/clients/top', async () => {
+    const send = (ip: string) =>
+      fetch(h.url('/x'), { headers: { 'x-forwarded-for': ip } }).then((r) => r.text());
+    // background: many addresses, a few requests each
+    for (let i = 0; i < 40; i++) await send(`198.51.100.${i + 1}`);
+    let sent = 0;
+    const deadline = Date.now() + 20_000;
+    let firing: AlertView | undefined;
+    while (firing === undefined && Date.now() < deadline) {
+      await Promise.all(Array.from({ length: 20 }, () => send('203.0.113.7')));
+      sent += 20;
+      firing = hook.bodies.find((b) => b.rule === 'hot-ip' && b.status === 'firing');
+      if (firing === undefined && sent >= 400) await sleep(100);
+    }
+    assert.ok(firing !== undefined, `client_rate did not fire after ${sent} requests`);
+    assert.equal(firing.client, '203.0.113.7');
+    assert.equal(firing.key, '203.0.113.7');
+    assert.ok(
+      hook.bodies.every((b) => b.rule !== 'hot-ip' || b.client === '203.0.113.7'),
+      'no other address fires',
+    );
+    assert.equal(firing.top_clients[0]?.key, '203.0.113.7');
+    const viewer = token(h, 'viewer');
+    const res = await fetch(
+      `http://127.0.0.1:${h.app.admin!.port()}/api/v1/clients/top?window=1m&by=client_ip&limit=3`,
+      {
+        headers: { authorization: `Bearer ${viewer}` },
+      },
+    );
+    assert.equal(res.status, 200);
+    const top = (await res.json()) as {
+      items: { key: string; requests: number; errors: number; bytes: number; error_bound: number }[];
+    };
+    assert.equal(top.items[0]!.key, '203.0.113.7');
+    assert.ok(top.items[0]!.requests >= sent, `${top.items[0]!.requests} ≥ ${sent}`);
+    assert.equal(top.items[0]!.errors, 0);
+    assert.ok(top.items[0]!.bytes > 0);
+    assert.ok(top.items.length === 3 && top.items[1]!.requests < 5);
+    const bad = await fetch(`http://127.0.0.1:${h.app.admin!.port()}/api/v1/clients/top?window=2m`, {
+      headers: { authorization: `Bearer ${viewer}` },
+    });
+    assert.equal(bad.status, 400);
+    assert.match(((await bad.json()) as { message: string }).message, /1m.*5m.*15m/);
+  });
+
+  it('a burst of bad admin tokens fires auth_failures', async () => {
+    for (let i = 0; i < 8; i++) {
+      const r = await fetch(`http://127.0.0.1:${h.app.admin!.port()}/api/v1/status`, {
+        headers: { authorization: `Bearer tgt_guess${i}` },
+      });
+      assert.equal(r.status, 401);
+    }
+    const firing = await until(
+      'auth-burst firing',
+      () => hook.bodies.find((b) => b.rule === 'auth-burst' && b.status === 'firing'),
+      5000,
+    );
+    assert.match(firing.summary, /^\d+ authentication failures in 60\.0s, above 5\/m$/);
+    assert.ok(firing.value * 60 >= 8 - 0.001);
+  });
+});
