@@ -129,3 +129,63 @@ describe('alert engine', () => {
     assert.deepEqual(actions(), ['alert_pending']);
   });
 });
+
+describe('alert rules on process state', () => {
+  const statePlan = compileConfigText(
+    `listeners: [{ name: l, address: 127.0.0.1:0 }]
+routes: [{ name: api, pool: p, owner: team-a }]
+pools: [{ name: p, backends: [{ name: b1, address: 127.0.0.1:9 }, { name: b2, address: 127.0.0.1:10 }] }]
+alerts:
+  rules:
+    - { name: down, when: backend_down, pool: p }
+    - { name: lost, when: audit_lost, window: 10s }
+    - { name: lag, when: audit_lag, above: 5s }
+`,
+    '<inline>',
+  );
+
+  it('backend_down names each unhealthy or ejected backend; audit_lost fires on new losses; audit_lag on a sink behind', () => {
+    const clock = new FakeClock();
+    const events: AdminEvent[] = [];
+    const backends = [
+      { pool: 'p', name: 'b1', healthy: true, draining: false, ejectedUntil: 0 },
+      { pool: 'p', name: 'b2', healthy: true, draining: false, ejectedUntil: 0 },
+    ];
+    const audit = { lost: 0, queued: 0, lagSeconds: { 'jsonl:requests.jsonl': 0 } as Record<string, number> };
+    const e = new AlertEngine({
+      plan: () => statePlan,
+      sources: { backends: () => backends, audit: () => audit, clients: null },
+      events: { emit: (ev) => events.push(ev) },
+      clock,
+      logger: silentLogger,
+      instance: 'test',
+      adminUrl: () => null,
+      deliver: async () => null,
+    });
+    const firing = () =>
+      events.filter((x) => x.action === 'alert_firing').map((x) => `${x.labels.rule}:${x.labels.key}`);
+    e.tick();
+    assert.deepEqual(firing(), []);
+    backends[1]!.healthy = false;
+    backends[0]!.ejectedUntil = 123;
+    audit.lost = 3;
+    audit.lagSeconds['jsonl:requests.jsonl'] = 7;
+    clock.advance(1000);
+    e.tick();
+    assert.deepEqual(firing().sort(), ['down:p/b1', 'down:p/b2', 'lag:jsonl:requests.jsonl', 'lost:']);
+    const lost = events.find((x) => x.action === 'alert_firing' && x.labels.rule === 'lost')!;
+    assert.equal(lost.reason, '3 audit record(s) could not be kept in 10.0s');
+    backends[1]!.healthy = true;
+    clock.advance(11_000);
+    e.tick();
+    const resolved = events
+      .filter((x) => x.action === 'alert_resolved')
+      .map((x) => `${x.labels.rule}:${x.labels.key}`);
+    assert.deepEqual(resolved.sort(), ['down:p/b2', 'lost:']);
+    assert.deepEqual(e.firingByRule().sort(), [
+      ['down', 1],
+      ['lag', 1],
+      ['lost', 0],
+    ]);
+  });
+});
