@@ -144,6 +144,8 @@ function routePlan(r: Config['routes'][number]): RoutePlan {
     pool: r.pool,
     owner: r.owner ?? null,
     tags,
+    auth: null,
+    rateLimit: null,
   };
 }
 
