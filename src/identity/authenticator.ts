@@ -29,7 +29,10 @@ export interface AuthSubject {
   challenge: string | null;
 }
 
-/** Called once with the verdict of an authentication that answered `pending`. */
+/**
+ * Called once with the verdict of an authentication that answered `pending`. It must not throw
+ * (the pipeline's handles its own errors): it runs at the end of the authenticator's async work.
+ */
 export type AuthDone = (subject: AuthSubject, verdict: AuthVerdict) => void;
 
 export interface Authenticator {

@@ -83,7 +83,13 @@ export class JwtAuthenticator implements Authenticator {
       });
       verdict = this.#identify(subject, payload);
     } catch (err) {
-      verdict = refuse(subject, 'auth_failed', this.#reason(err, token), INVALID);
+      let reason: string;
+      try {
+        reason = this.#reason(err, token);
+      } catch {
+        reason = 'invalid JWT'; // a reason that cannot be described is still a refusal, never a rejection
+      }
+      verdict = refuse(subject, 'auth_failed', reason, INVALID);
     }
     done(subject, verdict);
   }
@@ -134,8 +140,9 @@ export class JwtAuthenticator implements Authenticator {
         return `invalid JWT: bad signature${kidText(token)} (not signed by a key of ${this.#keySource})`;
       case 'ERR_JWKS_NO_MATCHING_KEY':
         return `invalid JWT: unknown key id${kidText(token)}: no key of ${this.#keySource} matches it and its algorithm`;
-      case 'ERR_JOSE_ALG_NOT_ALLOWED':
       case 'ERR_JOSE_NOT_SUPPORTED':
+        return `invalid JWT: ${(err as Error).message}`;
+      case 'ERR_JOSE_ALG_NOT_ALLOWED':
         return `invalid JWT: algorithm ${quote(headerOf(token)?.alg ?? '?')} is not accepted (accepted: ${JWT_ALGORITHMS.join(', ')})`;
       case 'ERR_JWS_INVALID':
       case 'ERR_JWT_INVALID':

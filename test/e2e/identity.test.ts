@@ -44,81 +44,30 @@ async function newKey(kid: string): Promise<Key> {
   };
 }
 
-function openssl(cwd: string, ...args: string[]): void {
-  execFileSync('openssl', args, { cwd, stdio: 'ignore' });
+/** Runs `openssl` in `cwd` with the words of `command` (no word contains a space). */
+function openssl(cwd: string, command: string): void {
+  execFileSync('openssl', command.split(' '), { cwd, stdio: 'ignore' });
 }
 
-const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+const EC = '-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes';
 
 /** A test CA, a server certificate, alice's client certificate signed by the CA, and mallory's self-signed one. */
 function makeCertificates(dir: string): void {
+  openssl(dir, `req -x509 ${EC} -days 2 -subj /CN=Tollgate-Test-CA -keyout ca.key -out ca.pem`);
   openssl(
     dir,
-    'req',
-    '-x509',
-    ...EC,
-    '-days',
-    '2',
-    '-subj',
-    '/CN=Tollgate Test CA',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-  );
-  openssl(
-    dir,
-    'req',
-    '-x509',
-    ...EC,
-    '-days',
-    '2',
-    '-subj',
-    '/CN=localhost',
-    '-addext',
-    'subjectAltName=DNS:localhost',
-    '-keyout',
-    'server.key',
-    '-out',
-    'server.pem',
+    `req -x509 ${EC} -days 2 -subj /CN=localhost -addext subjectAltName=DNS:localhost -keyout server.key -out server.pem`,
   );
   fs.writeFileSync(
     path.join(dir, 'alice.ext'),
     'subjectAltName=DNS:alice.clients.example.test\nextendedKeyUsage=clientAuth\n',
   );
-  openssl(dir, 'req', ...EC, '-subj', '/CN=alice', '-keyout', 'alice.key', '-out', 'alice.csr');
+  openssl(dir, `req ${EC} -subj /CN=alice -keyout alice.key -out alice.csr`);
   openssl(
     dir,
-    'x509',
-    '-req',
-    '-in',
-    'alice.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-days',
-    '2',
-    '-extfile',
-    'alice.ext',
-    '-out',
-    'alice.pem',
+    'x509 -req -in alice.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile alice.ext -out alice.pem',
   );
-  openssl(
-    dir,
-    'req',
-    '-x509',
-    ...EC,
-    '-days',
-    '2',
-    '-subj',
-    '/CN=mallory',
-    '-keyout',
-    'mallory.key',
-    '-out',
-    'mallory.pem',
-  );
+  openssl(dir, `req -x509 ${EC} -days 2 -subj /CN=mallory -keyout mallory.key -out mallory.pem`);
 }
 
 /** A loopback server that serves a JWKS, optionally after a delay. */
