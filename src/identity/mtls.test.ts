@@ -38,7 +38,16 @@ describe('mtls authenticator', () => {
   test('no client certificate is auth_failed', async () => {
     const r = await run('subject_cn', tlsSocket({}, false, 'UNABLE_TO_GET_ISSUER_CERT'));
     assert.equal(r.verdict, 'auth_failed');
-    assert.match(r.subject.errorMessage!, /^no client certificate/);
+    assert.equal(r.subject.errorMessage, 'no client certificate');
+  });
+
+  test('a TLS listener that does not ask for certificates is named as the cause', async () => {
+    const r = await run('subject_cn', tlsSocket({}, false, null));
+    assert.equal(r.verdict, 'auth_failed');
+    assert.equal(
+      r.subject.errorMessage,
+      'no client certificate: the listener does not ask for one (it has no tls.client_ca)',
+    );
   });
 
   test('a plain HTTP connection has no client certificate', async () => {

@@ -71,7 +71,12 @@ function peerFacts(socket: TLSSocket): PeerFacts {
   }
   const cert = socket.getPeerCertificate();
   if (cert === null || cert === undefined || cert.subject === undefined) {
-    return refused('no client certificate (the listener needs tls.client_ca to ask for one)');
+    // node leaves authorizationError null when the listener did not ask for a certificate
+    return refused(
+      socket.authorizationError === null || socket.authorizationError === undefined
+        ? 'no client certificate: the listener does not ask for one (it has no tls.client_ca)'
+        : 'no client certificate',
+    );
   }
   const cn = first(cert.subject.CN);
   if (!socket.authorized) {
