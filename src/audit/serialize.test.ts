@@ -99,6 +99,19 @@ describe('serializeRequestRecord', () => {
       },
     ],
     ['an upgraded exchange', { upgraded: true, statusCode: 101, upstreamStatus: 101 }],
+    ['an authenticated request', { userName: 'alice "the admin" \u00e9', identityMethod: 'jwt' }],
+    [
+      'a refused request with an API key user',
+      {
+        userName: null,
+        identityMethod: 'api_key',
+        termination: 'rate_limited',
+        errorMessage:
+          'rate limit of route api exceeded by user "bot" (1/s, burst 1, per user); retry after 1 s',
+        statusCode: 429,
+        attempts: [],
+      },
+    ],
   ];
   for (const [name, over] of cases) {
     it(`writes exactly what JSON.stringify writes of the built record: ${name}`, () => {

@@ -4,14 +4,18 @@ import { resolve } from 'node:path';
 import type { AttemptFailure } from '../core/index.js';
 import { parseDuration, parsePercent, parseRate, parseSize } from '../core/index.js';
 import { parseAddress, parseSubnet } from './address.js';
+import { loadApiKeys, loadJwks } from './auth-files.js';
 import type {
   AdminPlan,
   AlertsPlan,
   AuditPlan,
+  AuthPlan,
   BackendPlan,
   HashKey,
+  JwksDocument,
   ListenerPlan,
   PoolPlan,
+  RateLimitPlan,
   RetryPlan,
   RoutePlan,
   RuntimePlan,
@@ -23,8 +27,9 @@ import type { Config } from './schema.js';
 import { loadTls } from './tls-files.js';
 
 /**
- * A validated Config → the immutable RuntimePlan of plan.ts. Reads TLS files; refuses features
- * this build accepts in the schema but does not enforce yet, so nobody believes they are on.
+ * A validated Config → the immutable RuntimePlan of plan.ts. Reads TLS files and the files route
+ * auth names (API-key lists, JWKS); refuses features this build accepts in the schema but does
+ * not enforce yet, so nobody believes they are on.
  */
 export interface CompileContext {
   /** Absolute path of the config file, or '<inline>' / '<demo>'. */
@@ -42,6 +47,7 @@ export interface Compilation {
 
 type ListenerConfig = Config['listeners'][number];
 type PoolConfig = Config['pools'][number];
+type RouteConfig = Config['routes'][number];
 type SinkConfig = Config['audit']['sinks'][number];
 
 const UNSUPPORTED_SINKS = new Set(['syslog', 'otlp', 'postgres']);
@@ -52,6 +58,7 @@ export function compileConfig(config: Config, ctx: CompileContext): Compilation 
   const dataDir = resolve(ctx.baseDir, config.data_dir);
   const listeners = config.listeners.map((l, i) => listenerPlan(l, ctx.baseDir, ['listeners', i], out));
   const pools = new Map(config.pools.map((p) => [p.name, poolPlan(p)] as const));
+  const routes = config.routes.map((r, i) => routePlan(r, ctx.baseDir, ['routes', i], out));
   const admin: AdminPlan | null =
     config.admin === undefined
       ? null
@@ -73,9 +80,9 @@ export function compileConfig(config: Config, ctx: CompileContext): Compilation 
     dataDir,
     workers: config.workers === 'auto' ? availableParallelism() : config.workers,
     listeners,
-    routes: config.routes.map(routePlan),
+    routes,
     pools,
-    audit: auditPlan(config.audit, dataDir),
+    audit: auditPlan(config.audit, dataDir, credentialHeaders(routes)),
     admin,
     alerts: alertsPlan(config.alerts),
     config: structuredClone(config),
@@ -85,13 +92,6 @@ export function compileConfig(config: Config, ctx: CompileContext): Compilation 
 }
 
 function refuseUnsupported(config: Config, out: Finding[]): void {
-  config.routes.forEach((route, i) => {
-    if (route.auth !== undefined)
-      out.push(finding(['routes', i, 'auth'], 'key', 'route auth is not supported by this build yet'));
-    if (route.rate_limit !== undefined) {
-      out.push(finding(['routes', i, 'rate_limit'], 'key', 'rate_limit is not supported by this build yet'));
-    }
-  });
   config.audit.sinks.forEach((sink, i) => {
     if (UNSUPPORTED_SINKS.has(sink.type)) {
       out.push(
@@ -154,7 +154,7 @@ function listenerPlan(l: ListenerConfig, baseDir: string, path: PathKey[], out: 
   };
 }
 
-function routePlan(r: Config['routes'][number]): RoutePlan {
+function routePlan(r: RouteConfig, baseDir: string, path: PathKey[], out: Finding[]): RoutePlan {
   const tags =
     r.tags === undefined ? null : Object.fromEntries(Object.entries(r.tags).map(([k, v]) => [k, String(v)]));
   return {
@@ -165,7 +165,70 @@ function routePlan(r: Config['routes'][number]): RoutePlan {
     pool: r.pool,
     owner: r.owner ?? null,
     tags,
+    auth: r.auth === undefined ? null : authPlan(r.auth, baseDir, [...path, 'auth'], out),
+    rateLimit: r.rate_limit === undefined ? null : rateLimitPlan(r.rate_limit),
   };
+}
+
+/** Route auth with its files read and checked (a file that cannot be used is a finding at its key). */
+function authPlan(
+  a: NonNullable<RouteConfig['auth']>,
+  baseDir: string,
+  path: PathKey[],
+  out: Finding[],
+): AuthPlan | null {
+  switch (a.type) {
+    case 'api_key': {
+      const loaded = loadApiKeys(a.keys_file, baseDir, [...path, 'keys_file'], out);
+      if (loaded === null) return null;
+      return { type: 'api_key', required: a.required, header: a.header.toLowerCase(), ...loaded };
+    }
+    case 'jwt': {
+      let file: { jwksFile: string | null; jwks: JwksDocument | null } = { jwksFile: null, jwks: null };
+      if (a.jwks_file !== undefined) {
+        const loaded = loadJwks(a.jwks_file, baseDir, [...path, 'jwks_file'], out);
+        if (loaded === null) return null;
+        file = loaded;
+      }
+      return {
+        type: 'jwt',
+        required: a.required,
+        ...file,
+        jwksUrl: a.jwks_url ?? null,
+        issuer: a.issuer ?? null,
+        audience:
+          a.audience === undefined ? null : typeof a.audience === 'string' ? [a.audience] : a.audience,
+        clockSkewMs: parseDuration(a.clock_skew),
+        userClaim: a.user_claim,
+      };
+    }
+    case 'mtls':
+      return { type: 'mtls', userFrom: a.user_from };
+  }
+}
+
+/** `burst` defaults to one second's worth of the rate (at least 1). */
+function rateLimitPlan(r: NonNullable<RouteConfig['rate_limit']>): RateLimitPlan {
+  const ratePerSecond = parseRate(r.rate);
+  return {
+    per: r.per,
+    ratePerSecond,
+    burst: r.burst ?? Math.max(1, Math.ceil(ratePerSecond)),
+    rateText: r.rate.trim(),
+  };
+}
+
+/**
+ * Headers that carry credentials on some route: `authorization` for jwt, the key header for
+ * api_key. The recorder redacts them even when `audit.redact.headers` leaves them out.
+ */
+function credentialHeaders(routes: readonly RoutePlan[]): string[] {
+  const names: string[] = [];
+  for (const r of routes) {
+    if (r.auth?.type === 'jwt') names.push('authorization');
+    else if (r.auth?.type === 'api_key') names.push(r.auth.header);
+  }
+  return names;
 }
 
 function poolPlan(p: PoolConfig): PoolPlan {
@@ -226,13 +289,13 @@ function retryPlan(r: PoolConfig['retries']): RetryPlan {
   return { attempts: r.attempts, onFailures, onStatuses, budget: r.budget_percent / 100 };
 }
 
-function auditPlan(a: Config['audit'], dataDir: string): AuditPlan {
+function auditPlan(a: Config['audit'], dataDir: string, credentialHeaders: readonly string[]): AuditPlan {
   return {
     storePath: resolve(dataDir, a.store.path),
     retentionMs: parseDuration(a.store.retention),
     sinks: a.sinks.map((s) => sinkPlan(s, dataDir)),
     captureHeaders: a.capture_headers.map((h) => h.toLowerCase()),
-    redactHeaders: new Set(a.redact.headers.map((h) => h.toLowerCase())),
+    redactHeaders: new Set([...a.redact.headers.map((h) => h.toLowerCase()), ...credentialHeaders]),
     redactQueryParams: new Set(a.redact.query_params.map((q) => q.toLowerCase())),
     onFailure: a.on_failure,
     durability: a.durability,

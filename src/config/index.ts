@@ -11,21 +11,30 @@ import { configSchema } from './schema.js';
 import { fileErrorReason } from './tls-files.js';
 import { validateConfig } from './validate.js';
 
+export { JWT_ALGORITHMS } from './auth-files.js';
 export type { ConfigChange } from './diff.js';
 export { diffConfig } from './diff.js';
 export type {
   AdminPlan,
   AlertsPlan,
   Algorithm,
+  ApiKeyAuthPlan,
+  ApiKeyEntry,
   AuditPlan,
+  AuthPlan,
   BackendPlan,
   HashKey,
   HealthCheckPlan,
+  JwksDocument,
+  JwtAuthPlan,
   ListenerLimits,
   ListenerPlan,
+  MtlsAuthPlan,
+  MtlsUserField,
   NotifierPlan,
   OutlierPlan,
   PoolPlan,
+  RateLimitPlan,
   RetryPlan,
   RetryReason,
   RoutePlan,

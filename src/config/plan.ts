@@ -61,6 +61,71 @@ export interface RoutePlan {
   readonly pool: string;
   readonly owner: string | null;
   readonly tags: Readonly<Record<string, string>> | null;
+  /** Who may use the route (admit phase); null: everyone, anonymously. */
+  readonly auth: AuthPlan | null;
+  /** Token bucket per client IP or user (admit phase, after auth); null: no limit. */
+  readonly rateLimit: RateLimitPlan | null;
+}
+
+export type AuthPlan = ApiKeyAuthPlan | JwtAuthPlan | MtlsAuthPlan;
+
+/** One entry of an API-key file: the name recorded as `user.name` and the SHA-256 of the key. */
+export interface ApiKeyEntry {
+  readonly name: string;
+  /** 32 bytes. */
+  readonly sha256: Buffer;
+}
+
+export interface ApiKeyAuthPlan {
+  readonly type: 'api_key';
+  /** false: a request without the header passes as anonymous (a wrong key is still refused). */
+  readonly required: boolean;
+  /** Lower-case header name. */
+  readonly header: string;
+  /** Absolute path of the keys file (read at compile time). */
+  readonly keysFile: string;
+  readonly keys: readonly ApiKeyEntry[];
+}
+
+/** A JSON Web Key Set as read from a file and checked at compile time (public RSA, EC or OKP keys). */
+export interface JwksDocument {
+  readonly keys: readonly Readonly<Record<string, unknown>>[];
+}
+
+export interface JwtAuthPlan {
+  readonly type: 'jwt';
+  /** false: a request without a Bearer token passes as anonymous (an invalid token is still refused). */
+  readonly required: boolean;
+  /** The keys of `jwks_file`, or null when they come from `jwksUrl`. */
+  readonly jwks: JwksDocument | null;
+  /** Absolute path of `jwks_file`, for messages; null with `jwksUrl`. */
+  readonly jwksFile: string | null;
+  readonly jwksUrl: string | null;
+  /** Expected `iss`; null: not checked. */
+  readonly issuer: string | null;
+  /** Accepted `aud` values (one must be in the token); null: not checked. */
+  readonly audience: readonly string[] | null;
+  readonly clockSkewMs: number;
+  /** The claim whose value becomes `user.name`. */
+  readonly userClaim: string;
+}
+
+export type MtlsUserField = 'subject_cn' | 'san_email' | 'san_dns';
+
+export interface MtlsAuthPlan {
+  readonly type: 'mtls';
+  readonly userFrom: MtlsUserField;
+}
+
+export interface RateLimitPlan {
+  /** Whose bucket a request takes from; `user` falls back to the client IP for anonymous requests. */
+  readonly per: 'client_ip' | 'user';
+  /** Tokens added per second. */
+  readonly ratePerSecond: number;
+  /** Bucket size: requests a quiet key may send at once. */
+  readonly burst: number;
+  /** The rate as written (`100/s`), for messages. */
+  readonly rateText: string;
 }
 
 export type Algorithm =

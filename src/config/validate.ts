@@ -69,11 +69,23 @@ function crossCheck(root: Obj): Finding[] {
       );
     }
   }
+  const clientCaListeners = entries(root, 'listeners').filter(
+    ([, l]) => asObject(l.tls)?.client_ca !== undefined,
+  ).length;
   for (const [i, route] of entries(root, 'routes')) {
     reference(['routes', i, 'pool'], 'pool', text(route, 'pool'), poolNames, out);
     const auth = asObject(route.auth);
     if (auth?.type === 'jwt' && (auth.jwks_file === undefined) === (auth.jwks_url === undefined)) {
       out.push(finding(['routes', i, 'auth'], 'key', 'jwt auth needs exactly one of jwks_file or jwks_url'));
+    }
+    if (auth?.type === 'mtls' && clientCaListeners === 0) {
+      out.push(
+        finding(
+          ['routes', i, 'auth', 'type'],
+          'value',
+          'mtls auth needs a listener that asks for client certificates, and no listener has tls.client_ca',
+        ),
+      );
     }
   }
   for (const [i, rule] of entries(alerts, 'rules')) {

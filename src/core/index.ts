@@ -15,7 +15,14 @@ export {
 } from './ids.js';
 export type { Logger, LogLevel } from './log.js';
 export { createStderrLogger, silentLogger } from './log.js';
-export type { AttemptOutcome, OutcomeObserver, RequestOutcome, Timings, TlsFacts } from './outcome.js';
+export type {
+  AttemptOutcome,
+  IdentityMethod,
+  OutcomeObserver,
+  RequestOutcome,
+  Timings,
+  TlsFacts,
+} from './outcome.js';
 export type { AttemptFailure, Termination } from './termination.js';
 export { ATTEMPT_FAILURES, codeClass, isTermination, statusFor, TERMINATIONS } from './termination.js';
 export { formatDuration, parseDuration, parsePercent, parseRate, parseSize } from './units.js';

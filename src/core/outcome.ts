@@ -18,6 +18,9 @@ export interface AttemptOutcome {
   error: string | null;
 }
 
+/** Who a request was made by, as `tollgate.identity.method` names it (SPEC §3). */
+export type IdentityMethod = 'anonymous' | 'jwt' | 'api_key' | 'mtls';
+
 export interface TlsFacts {
   protocol: string | null;
   cipher: string | null;
@@ -55,8 +58,9 @@ export interface RequestOutcome {
   responseBodySize: number;
   statusCode: number;
   tls: TlsFacts | null;
+  /** The identity admit established: JWT claim, API-key name or certificate field; null when anonymous. */
   userName: string | null;
-  identityMethod: string;
+  identityMethod: IdentityMethod;
   listener: string;
   route: string | null;
   pool: string | null;

@@ -2,7 +2,7 @@
  * A small Prometheus text-format registry (exposition format 0.0.4) whose series are bound once
  * and then updated with a plain field increment: no label hashing, no string building, no
  * allocation per request. prom-client hashes the label values on every `inc()`, which is the
- * per-request label building DESIGN rule 3 forbids (docs/adr/0003-metrics-exposition.md).
+ * per-request label building DESIGN rule 3 forbids (docs/adr/0004-metrics-exposition.md).
  */
 
 export type Labels = readonly string[];

@@ -1,17 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { RoutePlan } from '../config/index.js';
-import type { Termination } from '../core/index.js';
+import type { IdentityMethod, Termination } from '../core/index.js';
+import type { AuthSubject } from '../identity/index.js';
 import type { Attempt } from './attempt.js';
 import type { ListenerRuntime } from './listener.js';
-import type { PlanRuntime } from './plan-runtime.js';
+import type { PlanRuntime, RouteRuntime } from './plan-runtime.js';
 import type { PoolRuntime, SelectionRequest } from './pool-runtime.js';
 
 /**
  * One request's state as it moves through the phases (DESIGN rule 3: one fixed-shape object per
  * request, every field set in the constructor). Only pipeline.ts writes to it.
  */
-export class ProxyContext implements SelectionRequest {
+export class ProxyContext implements SelectionRequest, AuthSubject {
   readonly listener: ListenerRuntime;
   readonly runtime: PlanRuntime;
   readonly req: IncomingMessage;
@@ -36,8 +36,15 @@ export class ProxyContext implements SelectionRequest {
   hostPort: number | null = null;
   hasBody = false;
   // route
-  route: RoutePlan | null = null;
+  route: RouteRuntime | null = null;
   pool: PoolRuntime | null = null;
+  // admit
+  userName: string | null = null;
+  identityMethod: IdentityMethod = 'anonymous';
+  /** `WWW-Authenticate` of a 401 written by Tollgate; null for none. */
+  challenge: string | null = null;
+  /** `Retry-After` seconds of a 429 written by Tollgate; 0 for none. */
+  retryAfterS = 0;
   // select / attempts
   tried: number[] = [];
   /** For consistent_hash: the request's key, computed once at route. */

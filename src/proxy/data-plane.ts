@@ -1,8 +1,9 @@
 import type { ListenerPlan, RuntimePlan } from '../config/index.js';
 import type { Clock, EventSink, Logger, OutcomeObserver } from '../core/index.js';
 import { BackendRegistry } from '../health/index.js';
+import { RateLimits } from '../identity/index.js';
 import { ListenerRuntime } from './listener.js';
-import { PlanRuntime } from './plan-runtime.js';
+import { PlanRuntime, type SharedRuntime } from './plan-runtime.js';
 import type { ProxyServices } from './services.js';
 import { Upstreams } from './upstreams.js';
 
@@ -29,7 +30,10 @@ function sameSocket(l: ListenerRuntime, p: ListenerPlan): boolean {
  */
 export class DataPlane {
   readonly backends: BackendRegistry;
+  /** Rate-limit buckets per route; they survive reloads that keep the route's limit. */
+  readonly rateLimits: RateLimits;
   readonly #upstreams = new Upstreams();
+  readonly #shared: SharedRuntime;
   readonly #services: ProxyServices;
   #runtime: PlanRuntime | null = null;
   #listeners: ListenerRuntime[] = [];
@@ -37,6 +41,13 @@ export class DataPlane {
 
   constructor(options: DataPlaneOptions) {
     this.backends = new BackendRegistry(options.clock, options.events);
+    this.rateLimits = new RateLimits(options.clock);
+    this.#shared = {
+      clock: options.clock,
+      backends: this.backends,
+      upstreams: this.#upstreams,
+      rateLimits: this.rateLimits,
+    };
     this.#services = {
       clock: options.clock,
       observer: options.observer,
@@ -68,7 +79,8 @@ export class DataPlane {
 
   #install(plan: RuntimePlan): void {
     this.backends.sync(plan);
-    const runtime = new PlanRuntime(plan, this.backends, this.#upstreams);
+    this.rateLimits.sync(plan.routes);
+    const runtime = new PlanRuntime(plan, this.#shared);
     this.#runtime = runtime;
     const used = new Set<import('undici').Pool>();
     for (const p of runtime.pools.values()) for (const u of p.upstreams) used.add(u);

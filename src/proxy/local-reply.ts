@@ -4,6 +4,8 @@ import type { Termination } from '../core/index.js';
 /**
  * Responses Tollgate writes itself, one per termination: a small JSON body naming the
  * termination, the diagnostic and the request id, so a client can quote it to an operator.
+ * `extraHeaders` (name, value, name, value…) carries what a termination adds: `WWW-Authenticate`
+ * on a 401, `Retry-After` on a 429.
  */
 export function writeLocalReply(
   res: ServerResponse,
@@ -12,13 +14,14 @@ export function writeLocalReply(
   message: string,
   requestId: string,
   isHead: boolean,
+  extraHeaders: readonly string[] | null = null,
 ): number {
   if (res.headersSent || res.destroyed) {
     res.destroy();
     return 0;
   }
   const body = JSON.stringify({ error: termination, message, request_id: requestId });
-  res.writeHead(status, [
+  const headers = [
     'content-type',
     'application/json',
     'content-length',
@@ -27,7 +30,9 @@ export function writeLocalReply(
     'no-store',
     'x-request-id',
     requestId,
-  ]);
+  ];
+  if (extraHeaders !== null) headers.push(...extraHeaders);
+  res.writeHead(status, headers);
   if (isHead) {
     res.end();
     return 0;
@@ -55,10 +60,16 @@ export function rawLocalReply(
   termination: Termination,
   message: string,
   requestId: string | null,
+  extraHeaders: readonly string[] | null = null,
 ): string {
   const body = JSON.stringify({ error: termination, message, request_id: requestId });
+  let extra = '';
+  if (extraHeaders !== null) {
+    for (let i = 0; i + 1 < extraHeaders.length; i += 2)
+      extra += `${extraHeaders[i]}: ${extraHeaders[i + 1]}\r\n`;
+  }
   return (
     `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-    `${requestId === null ? '' : `x-request-id: ${requestId}\r\n`}connection: close\r\n\r\n${body}`
+    `${requestId === null ? '' : `x-request-id: ${requestId}\r\n`}${extra}connection: close\r\n\r\n${body}`
   );
 }

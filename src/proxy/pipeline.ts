@@ -14,6 +14,9 @@
  *   any method while tries remain. After the request reached a backend, only idempotent methods
  *   without a body are retried, only for the reasons in `retries.on`, within the budget.
  * - A client that goes away is `client_aborted`: never retried, never held against the backend.
+ * - admit runs the route's authenticator, then its rate limiter; each is null when off. An
+ *   authenticator may answer later (JWT verification is asynchronous): the request then goes on
+ *   from `onAuthenticated`, unless it completed meanwhile (the client left).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -29,6 +32,7 @@ import {
   parseTraceParent,
   statusFor,
 } from '../core/index.js';
+import type { AuthSubject, AuthVerdict, RateLimiter } from '../identity/index.js';
 import type { AttemptListener } from './attempt.js';
 import { Attempt } from './attempt.js';
 import { isTrusted, normalizeIp, resolveClient } from './client-address.js';
@@ -64,8 +68,10 @@ export function handleRequest(listener: ListenerRuntime, req: IncomingMessage, r
     const t = receive(ctx);
     if (t !== null) return fail(ctx, t, ctx.errorMessage ?? t);
     if (!route(ctx)) return fail(ctx, 'no_route', noRouteMessage(ctx));
-    // admit: identity and rate limits arrive with the access-control issue; every request is anonymous.
     ctx.pool!.active++;
+    const admitted = admit(ctx);
+    if (admitted === PENDING) return;
+    if (admitted !== null) return fail(ctx, admitted, ctx.errorMessage ?? admitted);
     select(ctx);
   } catch (err) {
     internalError(ctx, err);
@@ -168,13 +174,85 @@ function route(ctx: ProxyContext): boolean {
   const r = ctx.runtime.routes.match(ctx.hostName, ctx.path, ctx.method);
   if (r === null) return false;
   ctx.route = r;
-  ctx.pool = ctx.runtime.pools.get(r.pool)!;
+  ctx.pool = ctx.runtime.pools.get(r.plan.pool)!;
   if (ctx.pool.plan.hashKey !== null) ctx.hashKey = hashKeyOf(ctx);
   return true;
 }
 
 function noRouteMessage(ctx: ProxyContext): string {
   return `no route matches ${ctx.method} ${ctx.hostName ?? '(no host)'}${ctx.path.slice(0, 200)} on listener ${ctx.listener.plan.name}`;
+}
+
+// ---- admit --------------------------------------------------------------------------------
+
+const PENDING = 'pending';
+
+/**
+ * Identity, then the rate limit: null to go on, the termination that refuses the request
+ * (`auth_failed`, `forbidden`, `rate_limited`; the reason is in ctx.errorMessage), or PENDING
+ * while the authenticator works (it then calls `onAuthenticated`).
+ */
+function admit(ctx: ProxyContext): Termination | null | typeof PENDING {
+  const route = ctx.route!;
+  if (route.authenticator !== null) {
+    const verdict = route.authenticator.authenticate(ctx, onAuthenticated);
+    if (verdict === PENDING) return PENDING;
+    if (verdict !== 'ok') return verdict;
+  }
+  return route.limiter === null ? null : rateLimit(ctx, route.limiter);
+}
+
+/** An authenticator's late verdict: the rest of admit, then on to select (or the tunnel). */
+function onAuthenticated(subject: AuthSubject, verdict: AuthVerdict): void {
+  const ctx = subject as ProxyContext;
+  try {
+    // the client left (or a timeout ended the request) while its credentials were checked
+    if (ctx.completed || ctx.termination !== null) return;
+    const limiter = ctx.route!.limiter;
+    const t = verdict !== 'ok' ? verdict : limiter === null ? null : rateLimit(ctx, limiter);
+    if (ctx.res === null) {
+      if (ctx.clientSocket!.destroyed) {
+        return rejectUpgrade(
+          ctx,
+          'client_aborted',
+          `client closed the connection after ${formatDuration(ctx.listener.services.clock.monotonic() - ctx.startMono)} while its credentials were checked`,
+        );
+      }
+      if (t !== null) return rejectUpgrade(ctx, t, ctx.errorMessage ?? t);
+      return selectTunnel(ctx, ctx.upgradeHead!);
+    }
+    if (t !== null) return fail(ctx, t, ctx.errorMessage ?? t);
+    select(ctx);
+  } catch (err) {
+    if (ctx.res === null) {
+      rejectUpgrade(
+        ctx,
+        'internal_error',
+        `internal error: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    } else internalError(ctx, err);
+  }
+}
+
+/** Takes a token from the route's bucket for this client (or user); `rate_limited` when it is empty. */
+function rateLimit(ctx: ProxyContext, limiter: RateLimiter): Termination | null {
+  const byUser = limiter.plan.per === 'user' && ctx.userName !== null;
+  const waitMs = limiter.take(byUser ? `user:${ctx.userName}` : ctx.clientAddress);
+  if (waitMs === 0) return null;
+  const plan = limiter.plan;
+  ctx.retryAfterS = Math.ceil(waitMs / 1000);
+  ctx.errorMessage = `rate limit of route ${ctx.route!.plan.name} exceeded by ${
+    byUser ? `user ${JSON.stringify(ctx.userName)}` : `client ${ctx.clientAddress}`
+  } (${plan.rateText}, burst ${plan.burst}, per ${plan.per}); retry after ${ctx.retryAfterS} s`;
+  return 'rate_limited';
+}
+
+/** Headers a refusal adds to Tollgate's reply: the challenge of a 401, the wait of a 429. */
+function replyHeaders(ctx: ProxyContext): string[] | null {
+  if (ctx.termination === 'auth_failed' && ctx.challenge !== null) return ['www-authenticate', ctx.challenge];
+  if (ctx.termination === 'rate_limited' && ctx.retryAfterS > 0)
+    return ['retry-after', String(ctx.retryAfterS)];
+  return null;
 }
 
 // ---- select → connect ---------------------------------------------------------------------
@@ -419,6 +497,7 @@ function fail(ctx: ProxyContext, termination: Termination, message: string): voi
     message,
     ctx.requestId,
     ctx.method === 'HEAD',
+    replyHeaders(ctx),
   );
 }
 
@@ -450,6 +529,7 @@ function writeFailReply(ctx: ProxyContext): void {
     ctx.errorMessage ?? '',
     ctx.requestId,
     ctx.method === 'HEAD',
+    replyHeaders(ctx),
   );
 }
 
@@ -525,7 +605,7 @@ function toOutcome(ctx: ProxyContext, endMs: number): RequestOutcome {
   const attempts = [];
   for (const a of ctx.attempts) attempts.push(a.toOutcome());
   const termination = ctx.termination ?? 'internal_error';
-  const route = ctx.route;
+  const route = ctx.route === null ? null : ctx.route.plan;
   return {
     requestId: ctx.requestId,
     traceId: ctx.traceId,
@@ -547,8 +627,8 @@ function toOutcome(ctx: ProxyContext, endMs: number): RequestOutcome {
     responseBodySize: ctx.responseBodySize,
     statusCode: ctx.statusCode,
     tls: ctx.listener.tlsFacts(req.socket),
-    userName: null,
-    identityMethod: 'anonymous',
+    userName: ctx.userName,
+    identityMethod: ctx.identityMethod,
     listener: ctx.listener.plan.name,
     route: route === null ? null : route.name,
     pool: route === null ? null : route.pool,
@@ -570,7 +650,7 @@ function toOutcome(ctx: ProxyContext, endMs: number): RequestOutcome {
   };
 }
 
-// ---- Upgrade (WebSocket): receive → route → select → connect → tunnel → complete ----------
+// ---- Upgrade (WebSocket): receive → route → admit → select → connect → tunnel → complete ---
 
 /** Entry point: node's 'upgrade' event. */
 export function handleUpgrade(
@@ -604,6 +684,10 @@ export function handleUpgrade(
       traceparent: formatTraceParent(ctx.traceId, ctx.spanId, ctx.traceFlags),
       upgrade: req.headers.upgrade ?? 'websocket',
     });
+    ctx.upgradeHead = head;
+    const admitted = admit(ctx);
+    if (admitted === PENDING) return;
+    if (admitted !== null) return rejectUpgrade(ctx, admitted, ctx.errorMessage ?? admitted);
     selectTunnel(ctx, head);
   } catch (err) {
     rejectUpgrade(
@@ -704,7 +788,9 @@ function rejectUpgrade(ctx: ProxyContext, termination: Termination, message: str
   ctx.statusCode = termination === 'too_large' && ctx.statusCode === 431 ? 431 : statusFor(termination);
   const socket = ctx.clientSocket!;
   if (socket.writable)
-    socket.end(rawLocalReply(ctx.statusCode, 'Error', termination, message, ctx.requestId));
+    socket.end(
+      rawLocalReply(ctx.statusCode, 'Error', termination, message, ctx.requestId, replyHeaders(ctx)),
+    );
   socket.destroy();
   finishUpgrade(ctx);
 }

@@ -1,11 +1,11 @@
-import type { RoutePlan } from '../config/index.js';
+import type { RouteRuntime } from './plan-runtime.js';
 
 /**
  * First-match routing compiled from the plan: each route is a host test (exact or `*.suffix`),
  * a path-prefix test and a method set, tried in config order.
  */
 interface CompiledRoute {
-  readonly plan: RoutePlan;
+  readonly route: RouteRuntime;
   readonly host: string | null;
   readonly suffix: string | null;
   readonly prefix: string | null;
@@ -15,11 +15,12 @@ interface CompiledRoute {
 export class RouteTable {
   readonly #routes: readonly CompiledRoute[];
 
-  constructor(routes: readonly RoutePlan[]) {
-    this.#routes = routes.map((plan) => {
+  constructor(routes: readonly RouteRuntime[]) {
+    this.#routes = routes.map((route) => {
+      const plan = route.plan;
       const wildcard = plan.host?.startsWith('*.');
       return {
-        plan,
+        route,
         host: wildcard ? null : plan.host,
         suffix: wildcard ? plan.host!.slice(1) : null,
         prefix: plan.pathPrefix,
@@ -29,7 +30,7 @@ export class RouteTable {
   }
 
   /** `host` is the lower-case Host name without port (or null when absent). */
-  match(host: string | null, path: string, method: string): RoutePlan | null {
+  match(host: string | null, path: string, method: string): RouteRuntime | null {
     const routes = this.#routes;
     for (let i = 0; i < routes.length; i++) {
       const r = routes[i]!;
@@ -37,7 +38,7 @@ export class RouteTable {
       if (r.suffix !== null && (host === null || !host.endsWith(r.suffix))) continue;
       if (r.prefix !== null && !path.startsWith(r.prefix)) continue;
       if (r.methods !== null && !r.methods.has(method)) continue;
-      return r.plan;
+      return r.route;
     }
     return null;
   }

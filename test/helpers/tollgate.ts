@@ -5,7 +5,7 @@ import { App } from '../../src/app/index.js';
 import type { RequestRecord } from '../../src/audit/index.js';
 import { buildRequestRecord } from '../../src/audit/index.js';
 import { compileConfigText } from '../../src/config/index.js';
-import type { AdminEvent, RequestOutcome } from '../../src/core/index.js';
+import type { AdminEvent, Logger, RequestOutcome } from '../../src/core/index.js';
 import { silentLogger } from '../../src/core/index.js';
 import { assertValidRecord } from './schema.js';
 
@@ -28,7 +28,12 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startTollgate(yaml: string): Promise<Harness> {
+export interface HarnessOptions {
+  /** Tollgate's operational log (default: silent). */
+  logger?: Logger;
+}
+
+export async function startTollgate(yaml: string, options: HarnessOptions = {}): Promise<Harness> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-test-'));
   const text = /^data_dir:/m.test(yaml) ? yaml : `data_dir: ${dataDir}\n${yaml}`;
   const plan = compileConfigText(text, path.join(dataDir, 'tollgate.yaml'));
@@ -48,7 +53,11 @@ export async function startTollgate(yaml: string): Promise<Harness> {
       for (const w of waiters) w();
     },
   };
-  const app = new App(plan, { logger: silentLogger, observers: [observer], instance: 'test' });
+  const app = new App(plan, {
+    logger: options.logger ?? silentLogger,
+    observers: [observer],
+    instance: 'test',
+  });
   app.events.subscribe((e) => events.push(e));
   await app.start();
   const port = app.proxy.listeners()[0]!.port();
