@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type tls from 'node:tls';
 import { createToken, revokeToken } from '../../src/admin/index.js';
 import type { AdminRecord } from '../../src/audit/index.js';
 import { openStore } from '../../src/store/index.js';
@@ -537,5 +542,74 @@ describe('admin API: the live stream', () => {
     );
     const bad = await api(h, 'GET', '/api/v1/stream?client_ip=nope', viewer);
     assert.equal(bad.status, 400);
+  });
+});
+
+describe('admin API over HTTPS', () => {
+  it('serves the API with admin.tls, and the token still decides', async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-admin-tls-'));
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=localhost',
+      ].concat([
+        '-addext',
+        'subjectAltName=DNS:localhost',
+        '-keyout',
+        path.join(dir, 'key.pem'),
+        '-out',
+        path.join(dir, 'cert.pem'),
+      ]),
+      { stdio: 'ignore' },
+    );
+    const b1 = await startBackend('b1');
+    const h = await startTollgate(`listeners: [{ name: public, address: 127.0.0.1:0 }]
+routes: [{ name: app, pool: app }]
+pools: [{ name: app, backends: [{ name: b1, address: ${b1.address} }] }]
+admin: { address: 127.0.0.1:0, tls: { cert: ${dir}/cert.pem, key: ${dir}/key.pem } }
+`);
+    try {
+      const viewer = token(h, 'tls-viewer', 'viewer');
+      assert.match(h.app.admin!.url(), /^https:\/\/127\.0\.0\.1:\d+$/);
+      const get = (bearer: string | null) =>
+        new Promise<{ status: number; body: string; protocol: string }>((resolve, reject) => {
+          const req = https.get(
+            `${h.app.admin!.url()}/api/v1/status`,
+            {
+              ca: fs.readFileSync(path.join(dir, 'cert.pem')),
+              servername: 'localhost',
+              headers: bearer === null ? {} : { authorization: `Bearer ${bearer}` },
+            },
+            (res) => {
+              const protocol = (res.socket as tls.TLSSocket).getProtocol() ?? '';
+              let body = '';
+              res.setEncoding('utf8').on('data', (c: string) => (body += c));
+              res.on('end', () => resolve({ status: res.statusCode!, body, protocol }));
+            },
+          );
+          req.on('error', reject);
+        });
+      const okRes = await get(viewer);
+      assert.equal(okRes.status, 200, okRes.body);
+      assert.match(okRes.protocol, /^TLSv1\.[23]$/);
+      assert.equal((JSON.parse(okRes.body) as { instance: string }).instance, 'test');
+      assert.equal((await get(null)).status, 401);
+      // plain HTTP to the TLS port is not an API call
+      await assert.rejects(fetch(`http://127.0.0.1:${h.app.admin!.port()}/api/v1/status`));
+    } finally {
+      await h.close();
+      await b1.close();
+    }
   });
 });
