@@ -533,11 +533,24 @@ audit: { max_queue: 100000 }
         ],
       }),
     );
-    // 5,000 one-off clients first, then three heavy ones: the sketch (4,096 counters) overflows
-    for (let i = 0; i < 5000; i++) add(outcome({ end: recent + 2000, client: `10.9.${i >> 8}.${i & 255}` }));
+    // One refusal from 192.0.2.3, then 8,200 one-off clients refused (429): the sketches (4,096
+    // counters) overflow and every counter of one request, 192.0.2.3's included, changes hands.
+    // Then three heavy clients; 192.0.2.3 comes back with 99 more refusals.
+    const forbidden = { termination: 'forbidden' as Termination, status: 403, backend: null };
+    add(outcome({ end: recent + 1000, client: '192.0.2.3', ...forbidden }));
+    for (let i = 0; i < 8200; i++)
+      add(
+        outcome({
+          end: recent + 2000,
+          client: `10.9.${i >> 8}.${i & 255}`,
+          termination: 'rate_limited',
+          status: 429,
+          backend: null,
+        }),
+      );
     for (let i = 0; i < 300; i++) add(outcome({ end: recent + 3000, client: '192.0.2.1', user: 'heavy-a' }));
     for (let i = 0; i < 200; i++) add(outcome({ end: recent + 3000, client: '192.0.2.2', status: 503 }));
-    for (let i = 0; i < 100; i++) add(outcome({ end: recent + 3000, client: '192.0.2.3', status: 404 }));
+    for (let i = 0; i < 99; i++) add(outcome({ end: recent + 3000, client: '192.0.2.3', ...forbidden }));
     // a path and a user agent with CR/LF (node's parser refuses those; the store must not trust that)
     add(
       outcome({
@@ -615,18 +628,21 @@ audit: { max_queue: 100000 }
     assert.equal(api2?.max_ms, 0.4);
   });
 
-  it('groups refused requests by route and client, and lists users', () => {
+  it('groups refused requests by route and client, re-counting pairs once the sketch is full', () => {
     const rows = json.auth_failures.requests;
-    assert.equal(json.auth_failures.requests_total, 10);
+    assert.equal(json.auth_failures.requests_total, 10 + 8200 + 100);
     assert.deepEqual(
-      rows.map((r) => [r.route, r.client, r.total, r.by_termination]),
+      rows.slice(0, 2).map((r) => [r.route, r.client, r.total, r.by_termination]),
       [
+        ['api', '192.0.2.3', 100, { auth_failed: 0, forbidden: 100, rate_limited: 0 }],
         ['api', '203.0.113.9', 9, { auth_failed: 3, forbidden: 2, rate_limited: 4 }],
-        ['api', '198.51.100.7', 1, { auth_failed: 1, forbidden: 0, rate_limited: 0 }],
       ],
     );
+    assert.equal(rows[0]!.first_seen, new Date(now - 30 * MIN + 1000).toISOString(), 'its first refusal too');
+    assert.equal(rows.length, 20, 'twice --top');
     const table = mdTable(md, '### Requests refused at admit (auth_failed, forbidden, rate_limited)');
-    assert.deepEqual(table[1]!.slice(0, 6), ['api', '203.0.113.9', '3', '2', '4', '9']);
+    assert.deepEqual(table[1]!.slice(0, 6), ['api', '192.0.2.3', '0', '100', '0', '100']);
+    assert.deepEqual(table[2]!.slice(0, 6), ['api', '203.0.113.9', '3', '2', '4', '9']);
     assert.deepEqual(
       json.top_clients.by_user.map((u) => [u.user, u.requests, u.client_errors]),
       [
@@ -639,7 +655,8 @@ audit: { max_queue: 100000 }
   it('names the heaviest clients with exact counts even when the sketch overflowed', () => {
     assert.equal(json.top_clients.overflowed, true);
     // 10.0.0.1 had its counter before the overflow (exact); the three heavy ones took over
-    // counters of one-off clients (their sketch counts are one too high) and were re-counted
+    // counters of one-off clients (their sketch counts are one too high, and 192.0.2.3's first
+    // request was counted under a counter it lost since) and were re-counted
     const top = json.top_clients.by_address
       .slice(0, 4)
       .map((c) => [c.address, c.requests, c.client_errors, c.server_errors]);

@@ -51,8 +51,16 @@ function durations(h: DurationHistogram): Durations {
   };
 }
 
+/** Code-point order (not the locale's), so lists sort the same everywhere; null last. */
+function cmp(a: string | null, b: string | null): number {
+  if (a === b) return 0;
+  if (a === null) return 1;
+  if (b === null) return -1;
+  return a < b ? -1 : 1;
+}
+
 function byCountThenName<T>(count: (t: T) => number, name: (t: T) => string | null): (a: T, b: T) => number {
-  return (a, b) => count(b) - count(a) || (name(a) ?? '\uffff').localeCompare(name(b) ?? '\uffff');
+  return (a, b) => count(b) - count(a) || cmp(name(a), name(b));
 }
 
 /** The few record fields the report shows for a sample (any may be missing in a damaged record). */
@@ -206,7 +214,7 @@ function eventRow(e: ListedEvent, withRule = false): EventRow {
 
 function errorGroups(store: Store, req: RequestPass): ErrorGroup[] {
   const groups = [...req.errors.values()].sort(
-    (a, b) => b.count - a.count || b.lastTs - a.lastTs || a.termination.localeCompare(b.termination),
+    (a, b) => b.count - a.count || b.lastTs - a.lastTs || cmp(a.termination, b.termination),
   );
   for (const g of groups) g.samples.sort((a, b) => b[0] - a[0] || b[1] - a[1]);
   const recs = store.report.records(groups.map((g) => g.samples[0]![1]));
@@ -364,10 +372,7 @@ function slowBackends(req: RequestPass): BackendRow[] {
     }
   }
   return rows.sort(
-    (a, b) =>
-      Number(b.slow) - Number(a.slow) ||
-      (a.pool ?? '').localeCompare(b.pool ?? '') ||
-      a.backend.localeCompare(b.backend),
+    (a, b) => Number(b.slow) - Number(a.slow) || cmp(a.pool, b.pool) || cmp(a.backend, b.backend),
   );
 }
 
