@@ -1,6 +1,6 @@
 import type { Report } from './types.js';
-import type { Block, ReportView } from './view.js';
 import { reportView } from './view.js';
+import type { Block, ReportView } from './view-blocks.js';
 
 /**
  * The three output formats of `tollgate report`. Markdown and HTML draw the same view
