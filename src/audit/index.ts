@@ -19,6 +19,20 @@ export type { RecordAttempt, RequestRecord } from './record.js';
 export { buildRequestRecord, REQUEST_SCHEMA } from './record.js';
 export type { Redaction } from './redact.js';
 export { captureHeaders, REDACTED, redactQuery } from './redact.js';
+export type { Report, ReportFormat, ReportOptions } from './report/index.js';
+export {
+  buildReport,
+  DurationHistogram,
+  htmlText,
+  mdText,
+  PERCENTILE_RELATIVE_ERROR,
+  plain,
+  REPORT_FORMATS,
+  REPORT_SCHEMA,
+  renderReport,
+  SLOW_RULE,
+  SpaceSaving,
+} from './report/index.js';
 export { serializeRequestRecord } from './serialize.js';
 export type { VerifyResult } from './verify.js';
 export { loadCheckpoints, verifyChain } from './verify.js';

@@ -4,6 +4,7 @@ import { isTollgateError } from '../core/index.js';
 import { checkCommand } from './check.js';
 import { explainCommand } from './explain.js';
 import { queryCommand } from './query.js';
+import { reportCommand } from './report.js';
 import { startCommand } from './start.js';
 import { tailCommand } from './tail.js';
 import { tokenCreateCommand, tokenListCommand, tokenRevokeCommand, tokenRoleCommand } from './token.js';
@@ -61,6 +62,19 @@ storeOptions(
 storeOptions(
   program.command('explain').description('the whole story of one request').argument('<request-id>'),
 ).action((id: string, o) => explainCommand(id, o));
+
+storeOptions(
+  program
+    .command('report')
+    .description(
+      'a review of a window from the store: traffic, errors, clients, slow backends, admin, auth, alerts, audit health',
+    )
+    .option('--since <when>', 'start: a duration ago (24h, 30m, 7d) or a date', '24h')
+    .option('--until <when>', 'end: a duration ago or a date (default now)')
+    .option('--format <format>', 'md, json or html', 'md')
+    .option('--top <n>', 'rows in the top-client lists', '10')
+    .option('--verify', 'also verify the chain and its signed checkpoints (exit 1 when it does not hold)'),
+).action((o) => reportCommand(o));
 
 storeOptions(
   program

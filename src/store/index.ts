@@ -10,6 +10,13 @@ export type { FilterName, FilterText } from './filters.js';
 export { flagName, paramName, parseFilters, parseStatus, parseTime, rowMatcher } from './filters.js';
 export type { Migration } from './migrations.js';
 export { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
+export type {
+  ReportAdminRow,
+  ReportQueries,
+  ReportRequestRow,
+  RequestTotals,
+  TotalsFilter,
+} from './report-queries.js';
 export type { AnchorSignature, StoreContext } from './store.js';
 export { Store } from './store.js';
 export type { TokenRow } from './tokens.js';

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { positiveInt, writeError } from './errors.js';
 import { LAG_KEY, RecordQueries } from './queries.js';
 import { MAX_TS, ROW_COLUMNS } from './query-sql.js';
+import { ReportQueries } from './report-queries.js';
 import { TokenTable } from './tokens.js';
 import type { Anchor, Checkpoint, EventFilters, QueryFilters, StatusCount, StoredRow } from './types.js';
 
@@ -30,6 +31,8 @@ export class Store {
   readonly readonly: boolean;
   /** Admin API tokens and the admin events waiting to be chained. */
   readonly tokens: TokenTable;
+  /** The window passes and totals of `tollgate report` (statements prepared on first use). */
+  readonly report: ReportQueries;
   readonly #db: Database.Database;
   readonly #now: () => number;
   readonly #queries: RecordQueries;
@@ -59,6 +62,7 @@ export class Store {
     this.#now = context.now;
     this.#queries = new RecordQueries(db);
     this.tokens = new TokenTable(db, context.file);
+    this.report = new ReportQueries(db);
     const p = (sql: string): Statement => db.prepare(sql);
     this.#insert = p(
       'INSERT INTO records(seq, kind, ts, rec, hash, request_id, client_ip, status, route, backend, ' +
