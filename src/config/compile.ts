@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { BlockList } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
@@ -24,7 +25,7 @@ import type {
 import type { Finding, PathKey } from './problem.js';
 import { finding } from './problem.js';
 import type { Config } from './schema.js';
-import { loadTls } from './tls-files.js';
+import { fileErrorReason, loadTls } from './tls-files.js';
 
 /**
  * A validated Config → the immutable RuntimePlan of plan.ts. Reads TLS files and the files route
@@ -50,7 +51,7 @@ type PoolConfig = Config['pools'][number];
 type RouteConfig = Config['routes'][number];
 type SinkConfig = Config['audit']['sinks'][number];
 
-const UNSUPPORTED_SINKS = new Set(['syslog', 'otlp', 'postgres']);
+const UNSUPPORTED_SINKS = new Set(['otlp']);
 
 export function compileConfig(config: Config, ctx: CompileContext): Compilation {
   const out: Finding[] = [];
@@ -74,6 +75,16 @@ export function compileConfig(config: Config, ctx: CompileContext): Compilation 
           },
           metricsPublic: config.admin.metrics_public,
         };
+  const syslogCas = new Map<number, string>();
+  config.audit.sinks.forEach((sink, i) => {
+    if (sink.type !== 'syslog' || sink.tls?.ca === undefined) return;
+    const file = resolve(ctx.baseDir, sink.tls.ca);
+    try {
+      syslogCas.set(i, readFileSync(file, 'utf8'));
+    } catch (err) {
+      out.push(finding(['audit', 'sinks', i, 'tls', 'ca'], 'value', `cannot read ${file}: ${fileErrorReason(err)}`));
+    }
+  });
   if (out.length > 0) return { plan: null, findings: out };
   const plan: RuntimePlan = {
     source: ctx.source,
@@ -82,7 +93,7 @@ export function compileConfig(config: Config, ctx: CompileContext): Compilation 
     listeners,
     routes,
     pools,
-    audit: auditPlan(config.audit, dataDir, credentialHeaders(routes)),
+    audit: auditPlan(config.audit, dataDir, credentialHeaders(routes), syslogCas),
     admin,
     alerts: alertsPlan(config.alerts),
     config: structuredClone(config),
@@ -289,11 +300,16 @@ function retryPlan(r: PoolConfig['retries']): RetryPlan {
   return { attempts: r.attempts, onFailures, onStatuses, budget: r.budget_percent / 100 };
 }
 
-function auditPlan(a: Config['audit'], dataDir: string, credentialHeaders: readonly string[]): AuditPlan {
+function auditPlan(
+  a: Config['audit'],
+  dataDir: string,
+  credentialHeaders: readonly string[],
+  syslogCas: ReadonlyMap<number, string>,
+): AuditPlan {
   return {
     storePath: resolve(dataDir, a.store.path),
     retentionMs: parseDuration(a.store.retention),
-    sinks: a.sinks.map((s) => sinkPlan(s, dataDir)),
+    sinks: a.sinks.map((s, i) => sinkPlan(s, dataDir, syslogCas.get(i) ?? null)),
     captureHeaders: a.capture_headers.map((h) => h.toLowerCase()),
     redactHeaders: new Set([...a.redact.headers.map((h) => h.toLowerCase()), ...credentialHeaders]),
     redactQueryParams: new Set(a.redact.query_params.map((q) => q.toLowerCase())),
@@ -304,8 +320,9 @@ function auditPlan(a: Config['audit'], dataDir: string, credentialHeaders: reado
   };
 }
 
-function sinkPlan(s: SinkConfig, dataDir: string): SinkPlan {
+function sinkPlan(s: SinkConfig, dataDir: string, caPem: string | null): SinkPlan {
   const { type, ...options } = s;
+  if (s.type === 'syslog') return { type, options: { ...options, caPem } };
   if (s.type === 'jsonl') {
     const rotateBytes = s.rotate === undefined ? null : parseSize(s.rotate);
     return { type, options: { ...options, path: resolve(dataDir, s.path), rotateBytes } };

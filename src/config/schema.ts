@@ -222,6 +222,11 @@ const sink = z.discriminatedUnion('type', [
     address: address(false),
     protocol: z.enum(['tcp', 'udp', 'tls']).default('tcp'),
     format: z.literal('rfc5424').default('rfc5424'),
+    /** Syslog facility number (RFC 5424 §6.2.1); 16 is local0. */
+    facility: z.int().min(0).max(23).default(16),
+    app_name: z.string().regex(/^[!-~]{1,48}$/, { error: 'an APP-NAME is 1-48 printable ASCII characters' }).default('tollgate'),
+    /** protocol tls: the CA that signed the receiver's certificate (else the system's), and the name to check. */
+    tls: z.strictObject({ ca: filePath.optional(), server_name: z.string().optional() }).optional(),
   }),
   z.strictObject({
     type: z.literal('otlp'),
@@ -231,6 +236,11 @@ const sink = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('postgres'),
     url: z.string().regex(/^postgres(ql)?:\/\//, { error: 'expected a postgres:// URL' }),
+    /** The records table (partitioned by day); created when missing. */
+    table: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: 'a table name is lower-case letters, digits and _' })
+      .default('tollgate_records'),
   }),
 ]);
 
