@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it on a clean clone: install, build, lint, typecheck, test.
 # Installs what the tests need with apt-get when it is missing: python3 (the connect-timeout
 # black hole), openssl (test certificates), goaccess (reads the combined log), Prometheus and
-# promtool (scrape /metrics), Alertmanager (receives alerts).
+# promtool (scrape /metrics), Alertmanager (receives alerts), rsyslog with TLS (the syslog sink),
+# PostgreSQL (the central store sink).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,9 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v goaccess >/dev/null 2>&1 || need_apt+=(goaccess)
 command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
+command -v rsyslogd >/dev/null 2>&1 || need_apt+=(rsyslog)
+[ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so ] || need_apt+=(rsyslog-gnutls)
+[ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need_apt[@]}"

@@ -4,6 +4,7 @@ import type { AdminEvent, Clock, EventSink, Logger, OutcomeObserver, RequestOutc
 import { systemEvent } from '../core/index.js';
 import { buildAdminRecord } from './admin-record.js';
 import { serializeRequestRecord } from './serialize.js';
+import type { FromShipper, NetworkSinkConfig, ShipperConfig, ToShipper } from './shipper-protocol.js';
 import type { FromWriter, SinkConfig, ToWriter, WriterConfig } from './writer-protocol.js';
 
 /**
@@ -37,13 +38,17 @@ export interface AuditPipelineOptions {
   clock: Clock;
 }
 
+const NETWORK_SINKS = new Set(['syslog', 'postgres']);
+
 function sinkConfigs(audit: AuditPlan): SinkConfig[] {
-  return audit.sinks.map((s) => ({
-    type: s.type,
-    path: s.options.path as string | undefined,
-    rotateBytes: (s.options.rotateBytes as number | null | undefined) ?? null,
-    keep: s.options.keep as number | undefined,
-  }));
+  return audit.sinks
+    .filter((s) => !NETWORK_SINKS.has(s.type))
+    .map((s) => ({
+      type: s.type,
+      path: s.options.path as string | undefined,
+      rotateBytes: (s.options.rotateBytes as number | null | undefined) ?? null,
+      keep: s.options.keep as number | undefined,
+    }));
 }
 
 /** The writer thread: dist/audit/writer-thread.js, or under tsx (tests) the .ts source with tsx registered in the thread. */
@@ -51,6 +56,16 @@ function startWriter(config: WriterConfig): Worker {
   if (!import.meta.url.endsWith('.ts'))
     return new Worker(new URL('./writer-thread.js', import.meta.url), { workerData: config });
   const entry = new URL('./writer-thread.ts', import.meta.url).href;
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const code = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); })`;
+  return new Worker(code, { eval: true, workerData: config });
+}
+
+/** The shipper thread, like the writer: compiled JS, or the .ts source under tsx. */
+function startShipper(config: ShipperConfig): Worker {
+  if (!import.meta.url.endsWith('.ts'))
+    return new Worker(new URL('./shipper-thread.js', import.meta.url), { workerData: config });
+  const entry = new URL('./shipper-thread.ts', import.meta.url).href;
   const tsx = import.meta.resolve('tsx/esm/api');
   const code = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); })`;
   return new Worker(code, { eval: true, workerData: config });
@@ -80,6 +95,10 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
   #listeners: ((e: AdminEvent) => void)[] = [];
   /** Per sink: monotonic ms since which it has records not yet shipped. */
   readonly #behindSince = new Map<string, number>();
+  /** The shipper thread (network sinks), once started; their lag in seconds as it reports it. */
+  #shipper: Worker | null = null;
+  readonly #shipperLag = new Map<string, number>();
+  readonly #networkSinks: NetworkSinkConfig[];
   #stopped: Promise<void> | null = null;
   #lostReported = 0;
   readonly #ready: Promise<void>;
@@ -97,6 +116,9 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
   constructor(plan: RuntimePlan, opts: AuditPipelineOptions) {
     this.#opts = opts;
     this.#audit = plan.audit;
+    this.#networkSinks = plan.audit.sinks
+      .filter((s) => NETWORK_SINKS.has(s.type))
+      .map((s) => ({ type: s.type as 'syslog' | 'postgres', options: { ...s.options } }));
     const config: WriterConfig = {
       storePath: plan.audit.storePath,
       dataDir: plan.dataDir,
@@ -123,19 +145,61 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
   /** Resolves once the writer thread has opened the store. */
   async start(): Promise<void> {
     await this.#ready;
+    if (this.#networkSinks.length > 0) this.#startShipper();
     this.health.state = 'ok';
     this.emit(systemEvent('audit_pipeline_started', 'success', null, { store: this.#audit.storePath }));
   }
 
-  /** Per sink: seconds it has been behind the store (0 when caught up). */
+  /**
+   * Per sink: seconds it has been behind the store, 0 when caught up. Network sinks report the
+   * age of their oldest record not yet delivered; file sinks, how long they have been behind.
+   */
   lagSeconds(): Record<string, number> {
     const now = this.#opts.clock.monotonic();
     const out: Record<string, number> = {};
     for (const sink of Object.keys(this.health.lag)) {
+      const shipped = this.#shipperLag.get(sink);
+      if (shipped !== undefined) {
+        out[sink] = shipped;
+        continue;
+      }
       const since = this.#behindSince.get(sink);
       out[sink] = since === undefined ? 0 : (now - since) / 1000;
     }
     return out;
+  }
+
+  #startShipper(): void {
+    const h = this.health;
+    const worker = startShipper({
+      storePath: this.#audit.storePath,
+      instance: this.#opts.instance,
+      sinks: this.#networkSinks,
+      pollMs: 100,
+      batch: 1000,
+      backoffMs: 250,
+      maxBackoffMs: 10_000,
+    });
+    worker.on('message', (m: FromShipper) => {
+      if (m.type === 'lag') {
+        h.lag[m.sink] = m.lag;
+        this.#shipperLag.set(m.sink, m.lagSeconds);
+      } else if (m.type === 'sink') {
+        if (m.error === null) delete h.sinkErrors[m.sink];
+        else {
+          h.sinkErrors[m.sink] = m.error;
+          this.#opts.logger.log('warn', 'audit sink failing; it will catch up from its cursor', {
+            sink: m.sink,
+            error: m.error,
+          });
+        }
+      }
+    });
+    worker.on('error', (err) => {
+      h.sinkErrors.shipper = `shipper thread crashed: ${err.message}`;
+      this.#opts.logger.log('error', 'audit shipper thread crashed', { error: err.stack });
+    });
+    this.#shipper = worker;
   }
 
   /** Subscribe to every admin event (the admin stream, tests). */
@@ -329,7 +393,7 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
         }
         break;
       case 'lag': {
-        h.lag = m.lags;
+        Object.assign(h.lag, m.lags);
         const now = this.#opts.clock.monotonic();
         for (const [sink, n] of Object.entries(m.lags)) {
           if (n === 0) this.#behindSince.delete(sink);
@@ -362,6 +426,17 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
       });
       this.#worker.postMessage({ type: 'stop' } satisfies ToWriter);
       await done;
+      const shipper = this.#shipper;
+      if (shipper !== null) {
+        // it sends what the writer committed last, confirms, and exits; a receiver that is down does not hold the stop
+        const gone = new Promise<void>((resolve) => {
+          shipper.on('message', (m: FromShipper) => m.type === 'stopped' && resolve());
+          shipper.once('exit', () => resolve());
+        });
+        shipper.postMessage({ type: 'stop' } satisfies ToShipper);
+        await Promise.race([gone, new Promise((r) => setTimeout(r, 10_000).unref())]);
+        await shipper.terminate();
+      }
       this.health.state = 'stopped';
       await this.#worker.terminate();
     })();

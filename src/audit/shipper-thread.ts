@@ -43,7 +43,8 @@ function createSink(s: NetworkSinkConfig): NetworkSink {
       facility: (o.facility as number) ?? 16,
       appName: (o.app_name as string) ?? 'tollgate',
       caPem: (o.caPem as string | null) ?? null,
-      serverName: ((o.tls as { server_name?: string } | undefined)?.server_name as string | undefined) ?? null,
+      serverName:
+        ((o.tls as { server_name?: string } | undefined)?.server_name as string | undefined) ?? null,
     });
   }
   return new PostgresSink(String(o.url), String(o.table ?? 'tollgate_records'), config.instance);
@@ -122,7 +123,8 @@ async function run(store: Store, sink: NetworkSink): Promise<void> {
   }
   // a clean stop: what was sent and not failed since is delivered as far as the protocol knows
   if (!failing) {
-    if (sink.confirmAfterMs > 0 && unconfirmed.length > 0) await new Promise((r) => setTimeout(r, sink.confirmAfterMs));
+    if (sink.confirmAfterMs > 0 && unconfirmed.length > 0)
+      await new Promise((r) => setTimeout(r, sink.confirmAfterMs));
     confirm(true);
   }
   await sink.close().catch(() => {});

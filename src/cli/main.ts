@@ -56,7 +56,9 @@ storeOptions(
     .option('--termination <code>', 'termination code')
     .option('--request-id <id>', 'request id')
     .option('--format <format>', 'table, json (one record per line) or csv', 'table')
-    .option('--limit <n>', 'at most this many records', '100'),
+    .option('--limit <n>', 'at most this many records', '100')
+    .option('--store <url>', "a fleet's central store (postgres://…) instead of the data dir's")
+    .option('--table <name>', 'with --store: the records table', 'tollgate_records'),
 ).action(queryCommand);
 
 storeOptions(

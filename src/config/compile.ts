@@ -82,7 +82,9 @@ export function compileConfig(config: Config, ctx: CompileContext): Compilation 
     try {
       syslogCas.set(i, readFileSync(file, 'utf8'));
     } catch (err) {
-      out.push(finding(['audit', 'sinks', i, 'tls', 'ca'], 'value', `cannot read ${file}: ${fileErrorReason(err)}`));
+      out.push(
+        finding(['audit', 'sinks', i, 'tls', 'ca'], 'value', `cannot read ${file}: ${fileErrorReason(err)}`),
+      );
     }
   });
   if (out.length > 0) return { plan: null, findings: out };

@@ -224,7 +224,10 @@ const sink = z.discriminatedUnion('type', [
     format: z.literal('rfc5424').default('rfc5424'),
     /** Syslog facility number (RFC 5424 §6.2.1); 16 is local0. */
     facility: z.int().min(0).max(23).default(16),
-    app_name: z.string().regex(/^[!-~]{1,48}$/, { error: 'an APP-NAME is 1-48 printable ASCII characters' }).default('tollgate'),
+    app_name: z
+      .string()
+      .regex(/^[!-~]{1,48}$/, { error: 'an APP-NAME is 1-48 printable ASCII characters' })
+      .default('tollgate'),
     /** protocol tls: the CA that signed the receiver's certificate (else the system's), and the name to check. */
     tls: z.strictObject({ ca: filePath.optional(), server_name: z.string().optional() }).optional(),
   }),

@@ -38,7 +38,13 @@ function severity(r: StoredRow): number {
  * One record as an RFC 5424 message: the chained record (JSON, with its hash) is the MSG, the
  * filter fields are structured data `[tollgate@32473 seq=… kind=… request_id=… status=… …]`.
  */
-export function formatSyslog(r: StoredRow, facility: number, appName: string, host: string, pid: number): string {
+export function formatSyslog(
+  r: StoredRow,
+  facility: number,
+  appName: string,
+  host: string,
+  pid: number,
+): string {
   const params: [string, string | number | null][] = [
     ['seq', r.seq],
     ['kind', r.kind],
@@ -68,7 +74,11 @@ export class SyslogSink implements NetworkSink {
   readonly name: string;
   readonly confirmAfterMs = 1000;
   readonly #o: SyslogOptions;
-  readonly #host = os.hostname().replace(/[^!-~]/g, '').slice(0, 255) || '-';
+  readonly #host =
+    os
+      .hostname()
+      .replace(/[^!-~]/g, '')
+      .slice(0, 255) || '-';
   #stream: net.Socket | null = null;
   #udp: dgram.Socket | null = null;
   #broken: Error | null = null;
@@ -98,7 +108,9 @@ export class SyslogSink implements NetworkSink {
     for (const r of rows) {
       let buf = Buffer.from(formatSyslog(r, o.facility, o.appName, this.#host, process.pid));
       if (buf.length > UDP_MAX_BYTES) buf = buf.subarray(0, UDP_MAX_BYTES);
-      await new Promise<void>((resolve, reject) => socket.send(buf, (err) => (err ? reject(err) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        socket.send(buf, (err) => (err ? reject(err) : resolve())),
+      );
     }
     if (this.#broken !== null) throw this.#broken;
   }
@@ -123,7 +135,8 @@ export class SyslogSink implements NetworkSink {
   }
 
   #connect(): Promise<net.Socket> {
-    if (this.#stream !== null && this.#broken === null && !this.#stream.destroyed) return Promise.resolve(this.#stream);
+    if (this.#stream !== null && this.#broken === null && !this.#stream.destroyed)
+      return Promise.resolve(this.#stream);
     this.#stream?.destroy();
     this.#stream = null;
     this.#broken = null;
@@ -160,7 +173,10 @@ export class SyslogSink implements NetworkSink {
       socket.setNoDelay(true);
       socket.once(o.protocol === 'tls' ? 'secureConnect' : 'connect', onConnect);
       socket.once('error', onFail);
-      const timer = setTimeout(() => onFail(new Error(`connect to ${this.name} timed out`)), CONNECT_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => onFail(new Error(`connect to ${this.name} timed out`)),
+        CONNECT_TIMEOUT_MS,
+      );
     });
   }
 

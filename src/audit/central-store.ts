@@ -1,0 +1,157 @@
+import postgres from 'postgres';
+import type { QueryFilters, StoredRow } from '../store/index.js';
+import { withHash } from './chain.js';
+
+/** One record as the central store holds it: which instance wrote it, its place in that instance's chain. */
+export interface CentralRow {
+  instance: string;
+  seq: number;
+  kind: string;
+  /** The chained record with its hash, exactly as the instance's store and `query --format json` give it. */
+  record: string;
+}
+
+const DAY_MS = 86_400_000;
+
+function day(ms: number): string {
+  return new Date(Math.floor(ms / DAY_MS) * DAY_MS).toISOString().slice(0, 10);
+}
+
+/**
+ * The fleet's central audit store in PostgreSQL (issue 6): one table partitioned by day on the
+ * record time, a partition created the first time a day is seen; the key (ts, instance, seq)
+ * makes a replay after an at-least-once retry insert nothing twice; indexes match the `query`
+ * filters. `rec` keeps the record's exact canonical text (jsonb would reorder its keys and break
+ * the chain); `rec::jsonb` in SQL reads it as JSON.
+ */
+export class CentralStore {
+  readonly #sql: postgres.Sql;
+  readonly #table: string;
+  readonly #days = new Set<string>();
+  #schema: Promise<void> | null = null;
+
+  constructor(url: string, table: string) {
+    this.#table = table;
+    this.#sql = postgres(url, { max: 2, onnotice: () => {}, connect_timeout: 5, idle_timeout: 30 });
+  }
+
+  ensureSchema(): Promise<void> {
+    this.#schema ??= this.#createSchema().catch((err) => {
+      this.#schema = null;
+      throw err;
+    });
+    return this.#schema;
+  }
+
+  async #createSchema(): Promise<void> {
+    const t = this.#table;
+    await this.#sql.unsafe(`
+      CREATE TABLE IF NOT EXISTS ${t} (
+        instance text NOT NULL,
+        seq bigint NOT NULL,
+        kind text NOT NULL,
+        ts timestamptz NOT NULL,
+        request_id text,
+        client_ip inet,
+        status integer,
+        route text,
+        backend text,
+        termination text,
+        user_name text,
+        action text,
+        hash text NOT NULL,
+        rec text NOT NULL,
+        PRIMARY KEY (ts, instance, seq)
+      ) PARTITION BY RANGE (ts);
+      CREATE INDEX IF NOT EXISTS ${t}_client_ip_ts ON ${t} (client_ip, ts);
+      CREATE INDEX IF NOT EXISTS ${t}_status_ts ON ${t} (status, ts);
+      CREATE INDEX IF NOT EXISTS ${t}_route_ts ON ${t} (route, ts);
+      CREATE INDEX IF NOT EXISTS ${t}_backend_ts ON ${t} (backend, ts);
+      CREATE INDEX IF NOT EXISTS ${t}_termination_ts ON ${t} (termination, ts);
+      CREATE INDEX IF NOT EXISTS ${t}_user_name_ts ON ${t} (user_name, ts);
+      CREATE INDEX IF NOT EXISTS ${t}_request_id ON ${t} (request_id);
+      CREATE INDEX IF NOT EXISTS ${t}_instance_seq ON ${t} (instance, seq);
+    `);
+  }
+
+  async #partition(d: string): Promise<void> {
+    if (this.#days.has(d)) return;
+    const next = day(Date.parse(`${d}T00:00:00Z`) + DAY_MS);
+    const name = `${this.#table}_${d.replaceAll('-', '')}`;
+    try {
+      await this.#sql.unsafe(
+        `CREATE TABLE IF NOT EXISTS ${name} PARTITION OF ${this.#table} FOR VALUES FROM ('${d}') TO ('${next}')`,
+      );
+    } catch (err) {
+      // another instance created it between our check and our create
+      if ((err as { code?: string }).code !== '42P07') throw err;
+    }
+    this.#days.add(d);
+  }
+
+  /** Inserts an instance's rows; rows already there (a replay) are left as they are. */
+  async insert(instance: string, rows: readonly StoredRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.ensureSchema();
+    for (const d of new Set(rows.map((r) => day(r.ts)))) await this.#partition(d);
+    const col = <T>(f: (r: StoredRow) => T) => rows.map(f);
+    await this.#sql.unsafe(
+      `INSERT INTO ${this.#table} (instance, seq, kind, ts, request_id, client_ip, status, route, backend, termination, user_name, action, hash, rec)
+       SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::text[], $6::inet[], $7::int[],
+         $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
+       ON CONFLICT DO NOTHING`,
+      [
+        instance,
+        col((r) => String(r.seq)),
+        col((r) => r.kind),
+        col((r) => new Date(r.ts).toISOString()),
+        col((r) => r.requestId),
+        col((r) => r.clientIp),
+        col((r) => r.status),
+        col((r) => r.route),
+        col((r) => r.backend),
+        col((r) => r.termination),
+        col((r) => r.userName),
+        col((r) => r.action),
+        col((r) => r.hash),
+        col((r) => withHash(r.rec, r.hash)),
+      ] as never[],
+    );
+  }
+
+  /** The `query` filters across every instance's request records, newest first. */
+  async query(f: QueryFilters, limit: number): Promise<CentralRow[]> {
+    await this.ensureSchema();
+    const where: string[] = ["kind = 'request'"];
+    const params: unknown[] = [];
+    const p = (v: unknown) => {
+      params.push(v);
+      return `$${params.length}`;
+    };
+    if (f.since !== undefined) where.push(`ts >= ${p(new Date(f.since).toISOString())}::timestamptz`);
+    if (f.until !== undefined) where.push(`ts < ${p(new Date(f.until).toISOString())}::timestamptz`);
+    if (f.status !== undefined)
+      where.push(`status BETWEEN ${p(f.status.min)}::int AND ${p(f.status.max)}::int`);
+    if (f.clientIp !== undefined) where.push(`client_ip <<= ${p(f.clientIp)}::inet`);
+    if (f.user !== undefined) where.push(`user_name = ${p(f.user)}`);
+    if (f.route !== undefined) where.push(`route = ${p(f.route)}`);
+    if (f.backend !== undefined) where.push(`backend = ${p(f.backend)}`);
+    if (f.termination !== undefined) where.push(`termination = ${p(f.termination)}`);
+    if (f.requestId !== undefined) where.push(`request_id = ${p(f.requestId)}`);
+    const rows = await this.#sql.unsafe(
+      `SELECT instance, seq, kind, rec FROM ${this.#table} WHERE ${where.join(' AND ')}
+       ORDER BY ts DESC, instance, seq DESC LIMIT ${p(limit)}::int`,
+      params as never[],
+    );
+    return rows.map((r) => ({
+      instance: r.instance as string,
+      seq: Number(r.seq),
+      kind: r.kind as string,
+      record: r.rec as string,
+    }));
+  }
+
+  async close(): Promise<void> {
+    await this.#sql.end({ timeout: 5 });
+  }
+}
