@@ -94,28 +94,32 @@ export class CentralStore {
     if (rows.length === 0) return;
     await this.ensureSchema();
     for (const d of new Set(rows.map((r) => day(r.ts)))) await this.#partition(d);
-    const col = <T>(f: (r: StoredRow) => T) => rows.map(f);
+    // one JSON document per batch: a native stringify here and a native parse there, instead of
+    // fourteen array literals of escaped strings
+    const doc = JSON.stringify(
+      rows.map((r) => [
+        r.seq,
+        r.kind,
+        new Date(r.ts).toISOString(),
+        r.requestId,
+        r.clientIp,
+        r.status,
+        r.route,
+        r.backend,
+        r.termination,
+        r.userName,
+        r.action,
+        r.hash,
+        withHash(r.rec, r.hash),
+      ]),
+    );
     await this.#sql.unsafe(
       `INSERT INTO ${this.#table} (instance, seq, kind, ts, request_id, client_ip, status, route, backend, termination, user_name, action, hash, rec)
-       SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::text[], $6::inet[], $7::int[],
-         $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
+       SELECT $1, (e->>0)::bigint, e->>1, (e->>2)::timestamptz, e->>3, (e->>4)::inet, (e->>5)::int, e->>6, e->>7, e->>8,
+         e->>9, e->>10, e->>11, e->>12
+       FROM json_array_elements($2::text::json) AS e
        ON CONFLICT DO NOTHING`,
-      [
-        instance,
-        col((r) => String(r.seq)),
-        col((r) => r.kind),
-        col((r) => new Date(r.ts).toISOString()),
-        col((r) => r.requestId),
-        col((r) => r.clientIp),
-        col((r) => r.status),
-        col((r) => r.route),
-        col((r) => r.backend),
-        col((r) => r.termination),
-        col((r) => r.userName),
-        col((r) => r.action),
-        col((r) => r.hash),
-        col((r) => withHash(r.rec, r.hash)),
-      ] as never[],
+      [instance, doc],
     );
   }
 
