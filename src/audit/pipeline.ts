@@ -428,13 +428,14 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
       await done;
       const shipper = this.#shipper;
       if (shipper !== null) {
-        // it sends what the writer committed last, confirms, and exits; a receiver that is down does not hold the stop
+        // it confirms what it sent and exits; the rest ships from the cursor after the next start,
+        // so a receiver that is down (a send stuck in a connect timeout) holds the stop for 3 s at most
         const gone = new Promise<void>((resolve) => {
           shipper.on('message', (m: FromShipper) => m.type === 'stopped' && resolve());
           shipper.once('exit', () => resolve());
         });
         shipper.postMessage({ type: 'stop' } satisfies ToShipper);
-        await Promise.race([gone, new Promise((r) => setTimeout(r, 10_000).unref())]);
+        await Promise.race([gone, new Promise((r) => setTimeout(r, 3000).unref())]);
         await shipper.terminate();
       }
       this.health.state = 'stopped';

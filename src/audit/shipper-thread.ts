@@ -127,7 +127,7 @@ async function run(store: Store, sink: NetworkSink): Promise<void> {
       await new Promise((r) => setTimeout(r, sink.confirmAfterMs));
     confirm(true);
   }
-  await sink.close().catch(() => {});
+  await Promise.race([sink.close().catch(() => {}), new Promise((r) => setTimeout(r, 1000))]);
 }
 
 async function main(): Promise<void> {
