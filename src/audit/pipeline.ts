@@ -38,7 +38,7 @@ export interface AuditPipelineOptions {
   clock: Clock;
 }
 
-const NETWORK_SINKS = new Set(['syslog', 'postgres']);
+const NETWORK_SINKS = new Set(['syslog', 'postgres', 'otlp']);
 
 function sinkConfigs(audit: AuditPlan): SinkConfig[] {
   return audit.sinks
@@ -118,7 +118,7 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
     this.#audit = plan.audit;
     this.#networkSinks = plan.audit.sinks
       .filter((s) => NETWORK_SINKS.has(s.type))
-      .map((s) => ({ type: s.type as 'syslog' | 'postgres', options: { ...s.options } }));
+      .map((s) => ({ type: s.type as 'syslog' | 'postgres' | 'otlp', options: { ...s.options } }));
     const config: WriterConfig = {
       storePath: plan.audit.storePath,
       dataDir: plan.dataDir,

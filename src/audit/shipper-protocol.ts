@@ -3,7 +3,7 @@
  * store's records to network sinks (syslog, PostgreSQL), each from its own persisted cursor.
  */
 export interface NetworkSinkConfig {
-  type: 'syslog' | 'postgres';
+  type: 'syslog' | 'postgres' | 'otlp';
   options: Record<string, unknown>;
 }
 

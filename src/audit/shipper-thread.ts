@@ -11,6 +11,7 @@ import type { Store } from '../store/index.js';
 import { openStore } from '../store/index.js';
 import type { FromShipper, NetworkSinkConfig, ShipperConfig, ToShipper } from './shipper-protocol.js';
 import type { NetworkSink } from './sinks/network-sink.js';
+import { OtlpSink } from './sinks/otlp.js';
 import { PostgresSink } from './sinks/postgres.js';
 import { SyslogSink } from './sinks/syslog.js';
 
@@ -47,6 +48,8 @@ function createSink(s: NetworkSinkConfig): NetworkSink {
         ((o.tls as { server_name?: string } | undefined)?.server_name as string | undefined) ?? null,
     });
   }
+  if (s.type === 'otlp')
+    return new OtlpSink(String(o.endpoint), (o.protocol as 'json' | 'protobuf') ?? 'json', config.instance);
   return new PostgresSink(String(o.url), String(o.table ?? 'tollgate_records'), config.instance);
 }
 
@@ -117,7 +120,9 @@ async function run(store: Store, sink: NetworkSink): Promise<void> {
       try {
         report(head, true);
       } catch {}
-      await sleep(backoff);
+      // a receiver that says when to come back (429/503 Retry-After) is taken at its word
+      const asked = (err as { retryAfterMs?: number }).retryAfterMs;
+      await sleep(asked === undefined ? backoff : Math.min(60_000, Math.max(asked, config.backoffMs)));
       backoff = Math.min(config.maxBackoffMs, backoff * 2);
     }
   }

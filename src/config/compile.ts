@@ -51,7 +51,7 @@ type PoolConfig = Config['pools'][number];
 type RouteConfig = Config['routes'][number];
 type SinkConfig = Config['audit']['sinks'][number];
 
-const UNSUPPORTED_SINKS = new Set(['otlp']);
+const UNSUPPORTED_SINKS = new Set<string>();
 
 export function compileConfig(config: Config, ctx: CompileContext): Compilation {
   const out: Finding[] = [];
