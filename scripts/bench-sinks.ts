@@ -5,8 +5,10 @@
  *   node --import tsx scripts/bench-sinks.ts [N]
  */
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { OtlpSink } from '../src/audit/sinks/otlp.js';
 import { PostgresSink } from '../src/audit/sinks/postgres.js';
 import { SyslogSink } from '../src/audit/sinks/syslog.js';
 import { openStore } from '../src/store/index.js';
@@ -56,6 +58,22 @@ console.log(
   `rsyslog wrote all ${N} lines ${((performance.now() - t0) / 1000).toFixed(2)} s after the last send`,
 );
 await rsyslog.destroy();
+
+// an OTLP/HTTP receiver on loopback that reads each request whole and answers 200
+const receiver = http.createServer((req, res) => {
+  req.on('data', () => {});
+  req.on('end', () => {
+    res.writeHead(200);
+    res.end();
+  });
+});
+await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+const otlpPort = (receiver.address() as { port: number }).port;
+for (const protocol of ['protobuf', 'json'] as const) {
+  const otlp = new OtlpSink(`http://127.0.0.1:${otlpPort}/v1/logs`, protocol, 'bench');
+  await run(`otlp ${protocol}`, (rows) => otlp.send(rows));
+}
+receiver.close();
 
 const pg = await startPostgres();
 const pgSink = new PostgresSink(pg.url, 'tollgate_records', 'bench');

@@ -18,32 +18,57 @@ export interface OtlpLog {
   spanId: string | null;
 }
 
+/** A protobuf writer over one growing buffer; nested messages are written to their own and copied in. */
 class Writer {
-  #chunks: number[] = [];
+  #buf = Buffer.allocUnsafe(256);
+  #len = 0;
 
-  varint(v: number | bigint): this {
-    let n = BigInt(v);
-    if (n < 0n) n += 1n << 64n;
-    while (n >= 0x80n) {
-      this.#chunks.push(Number(n & 0x7fn) | 0x80);
-      n >>= 7n;
+  #room(n: number): void {
+    if (this.#len + n <= this.#buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#len + n));
+    this.#buf.copy(next, 0, 0, this.#len);
+    this.#buf = next;
+  }
+
+  varint(v: number): this {
+    this.#room(10);
+    let n = v;
+    if (n < 0) {
+      // negative int64: ten bytes of two's complement
+      let b = BigInt.asUintN(64, BigInt(n));
+      while (b >= 0x80n) {
+        this.#buf[this.#len++] = Number(b & 0x7fn) | 0x80;
+        b >>= 7n;
+      }
+      this.#buf[this.#len++] = Number(b);
+      return this;
     }
-    this.#chunks.push(Number(n));
+    while (n >= 0x80) {
+      this.#buf[this.#len++] = (n % 0x80) | 0x80;
+      n = Math.floor(n / 0x80);
+    }
+    this.#buf[this.#len++] = n;
     return this;
   }
 
   tag(field: number, wire: number): this {
-    return this.varint((field << 3) | wire);
+    return this.varint(field * 8 + wire);
   }
 
   bytes(field: number, data: Uint8Array): this {
     this.tag(field, 2).varint(data.length);
-    for (const b of data) this.#chunks.push(b);
+    this.#room(data.length);
+    this.#buf.set(data, this.#len);
+    this.#len += data.length;
     return this;
   }
 
   string(field: number, s: string): this {
-    return this.bytes(field, Buffer.from(s, 'utf8'));
+    const n = Buffer.byteLength(s);
+    this.tag(field, 2).varint(n);
+    this.#room(n);
+    this.#len += this.#buf.write(s, this.#len, 'utf8');
+    return this;
   }
 
   message(field: number, inner: Writer): this {
@@ -52,22 +77,22 @@ class Writer {
 
   fixed64(field: number, v: bigint): this {
     this.tag(field, 1);
-    const b = Buffer.alloc(8);
-    b.writeBigUInt64LE(v);
-    for (const x of b) this.#chunks.push(x);
+    this.#room(8);
+    this.#buf.writeBigUInt64LE(v, this.#len);
+    this.#len += 8;
     return this;
   }
 
   double(field: number, v: number): this {
     this.tag(field, 1);
-    const b = Buffer.alloc(8);
-    b.writeDoubleLE(v);
-    for (const x of b) this.#chunks.push(x);
+    this.#room(8);
+    this.#buf.writeDoubleLE(v, this.#len);
+    this.#len += 8;
     return this;
   }
 
-  finish(): Uint8Array {
-    return Uint8Array.from(this.#chunks);
+  finish(): Buffer {
+    return this.#buf.subarray(0, this.#len);
   }
 }
 
@@ -103,7 +128,7 @@ export function encodeProtobuf(
     scopeLogs.message(2, r);
   }
   const resourceLogs = new Writer().message(1, res).message(2, scopeLogs);
-  return Buffer.from(new Writer().message(1, resourceLogs).finish());
+  return new Writer().message(1, resourceLogs).finish();
 }
 
 function jsonValue(v: AttrValue): Record<string, unknown> {
