@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it on a clean clone: install, build, lint, typecheck, test.
 # Installs what the tests need with apt-get when it is missing: python3 (the connect-timeout
 # black hole), openssl (test certificates), goaccess (reads the combined log), Prometheus and
-# promtool (scrape /metrics), Alertmanager (receives alerts).
+# promtool (scrape /metrics), Alertmanager (receives alerts), chromium (the dashboard's browser
+# tests drive Debian's chromium through playwright-core; no browser is downloaded).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,7 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v goaccess >/dev/null 2>&1 || need_apt+=(goaccess)
 command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
@@ -19,7 +21,7 @@ fi
 
 [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund
 npm run build
-npx biome check src test scripts
+npx biome check src test scripts web
 npm run typecheck
 # node 20's test runner does not expand globs: pass the files through the shell
 export TOLLGATE_BUILT=1
