@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it on a clean clone: install, build, lint, typecheck, test.
 # Installs what the tests need with apt-get when it is missing: python3 (the connect-timeout
-# black hole), openssl (test certificates), goaccess (reads the combined log), Prometheus and
-# promtool (scrape /metrics), Alertmanager (receives alerts), chromium (the dashboard's browser
-# tests drive Debian's chromium through playwright-core; no browser is downloaded).
+# black hole), curl (the dashboard test sends requests with it), openssl (test certificates),
+# goaccess (reads the combined log), Prometheus and promtool (scrape /metrics), Alertmanager
+# (receives alerts), chromium (the dashboard's browser tests drive Debian's chromium through
+# playwright-core; no browser is downloaded).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v goaccess >/dev/null 2>&1 || need_apt+=(goaccess)
 command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)

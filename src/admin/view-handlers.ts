@@ -40,9 +40,9 @@ export function whoami(call: Call, ctx: AdminContext): Reply {
 const MIN_WINDOW_MS = 60_000;
 
 /**
- * `GET /api/v1/stats?window=15m`: requests/s, requests/s by status class and p50/p99 latency over
- * the window, from the in-process history of the metrics counters (1 s steps up to 15 min, 10 s up
- * to 6 h, 1 min up to 48 h).
+ * `GET /api/v1/stats?window=15m[&step=10s]`: requests/s, requests/s by status class and p50/p99
+ * latency over the window, from the in-process history of the metrics counters (1 s steps up to
+ * 15 min, 10 s up to 6 h, 1 min up to 48 h; `step` asks for a coarser one).
  */
 export function stats(call: Call, ctx: AdminContext): Reply {
   const history = ctx.host.history();
@@ -59,7 +59,22 @@ export function stats(call: Call, ctx: AdminContext): Reply {
       'bad_request',
       `window: from 1m to ${Math.round(history.maxWindowMs / 3600_000)}h (the history kept)`,
     );
-  const s = history.series(windowMs, ctx.clock.now());
+  const stepText = param(call, 'step');
+  let stepMs = 0;
+  if (stepText !== undefined) {
+    try {
+      stepMs = parseDuration(stepText);
+    } catch {
+      throw new ApiError(400, 'bad_request', `step: "${stepText}" is not a duration like 10s`);
+    }
+    if (!history.stepsMs.includes(stepMs))
+      throw new ApiError(
+        400,
+        'bad_request',
+        `step: one of ${history.stepsMs.map((ms) => `${ms / 1000}s`).join(', ')}`,
+      );
+  }
+  const s = history.series(windowMs, ctx.clock.now(), stepMs);
   const r3 = (n: number) => Math.round(n * 1000) / 1000;
   const q = (n: number | null) => (n === null ? null : r3(n));
   const body: StatsView = {

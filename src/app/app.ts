@@ -167,10 +167,11 @@ export class App {
       await this.#pump.kick();
       await this.proxy.start(this.#plan);
       this.alerts.start();
-      this.history.sample(this.#clock.now());
-      this.#historyTimer = setInterval(() => this.history.sample(this.#clock.now()), 1000);
-      this.#historyTimer.unref();
       if (this.#plan.admin !== null) {
+        // the dashboard's charts; nothing samples without an admin server to read it
+        this.history.sample(this.#clock.now());
+        this.#historyTimer = setInterval(() => this.history.sample(this.#clock.now()), 1000);
+        this.#historyTimer.unref();
         this.#admin = new AdminServer({
           plan: this.#plan.admin,
           host: this.#host(),

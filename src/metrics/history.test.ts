@@ -71,6 +71,9 @@ describe('metrics history', () => {
     assert.equal(s.requests, 30);
     // one request per second whatever the step
     for (const r of s.rps) assert.ok(Math.abs(r - 1) < 0.11, `rate ${r}`);
+    const coarse = h.series(60_000, t0 + 30_000, 10_000);
+    assert.equal(coarse.stepMs, 10_000, 'a coarser step when asked');
+    assert.equal(coarse.requests, 30);
     const day = h.series(24 * 3600_000, t0 + 30_000);
     assert.equal(day.stepMs, 60_000);
     assert.equal(day.requests, 30);

@@ -150,10 +150,16 @@ export class MetricsHistory {
     this.#last = nowMs;
   }
 
-  /** The series over the last `windowMs`, from the finest tier that covers it. */
-  series(windowMs: number, nowMs: number): HistorySeries {
+  /** The steps kept, finest first. */
+  get stepsMs(): number[] {
+    return this.#rings.map((r) => r.stepMs);
+  }
+
+  /** The series over the last `windowMs`, from the finest tier that covers it with steps of at least `minStepMs`. */
+  series(windowMs: number, nowMs: number, minStepMs = 0): HistorySeries {
     const ring =
-      this.#rings.find((r) => r.stepMs * r.size >= windowMs) ?? this.#rings[this.#rings.length - 1]!;
+      this.#rings.find((r) => r.stepMs * r.size >= windowMs && r.stepMs >= minStepMs) ??
+      this.#rings[this.#rings.length - 1]!;
     const step = ring.stepMs;
     const out: HistorySeries = {
       windowMs,

@@ -634,6 +634,10 @@ describe('admin API: what the dashboard reads', () => {
     const long = (await api(h, 'GET', '/api/v1/stats?window=2h', viewer)).body;
     assert.equal(long.step_s, 10);
     assert.equal(long.requests, 9);
+    const coarse = (await api(h, 'GET', '/api/v1/stats?window=15m&step=10s', viewer)).body;
+    assert.equal(coarse.step_s, 10);
+    assert.equal(coarse.requests, 9);
+    assert.equal((await api(h, 'GET', '/api/v1/stats?window=15m&step=7s', viewer)).status, 400);
     assert.equal((await api(h, 'GET', '/api/v1/stats?window=10s', viewer)).status, 400);
     assert.equal((await api(h, 'GET', '/api/v1/stats?window=100h', viewer)).status, 400);
   });

@@ -46,8 +46,16 @@ function token(h: Harness, name: string, role: string): string {
 }
 
 /** `curl -s URL`: the status and the x-request-id Tollgate answered with. */
-async function curl(url: string): Promise<{ status: number; id: string }> {
-  const { stdout } = await run('curl', ['-s', '-o', '/dev/null', '-D', '-', url]);
+async function curl(url: string, host?: string): Promise<{ status: number; id: string }> {
+  const { stdout } = await run('curl', [
+    '-s',
+    '-o',
+    '/dev/null',
+    '-D',
+    '-',
+    ...(host === undefined ? [] : ['-H', `Host: ${host}`]),
+    url,
+  ]);
   const status = Number(/^HTTP\/[\d.]+ (\d{3})/m.exec(stdout)?.[1]);
   const id = /^x-request-id: *(\S+)/im.exec(stdout)?.[1];
   assert.ok(id !== undefined, `no x-request-id in ${stdout}`);
@@ -85,6 +93,37 @@ async function eventually(
 const TOKEN_IN_TAB = "sessionStorage.getItem('tollgate.token')";
 const SIDEWAYS = 'document.documentElement.scrollWidth - window.innerWidth';
 
+/**
+ * Screenshots for the docs only: steady mixed traffic (mostly 200s, slow answers, a few 404s and
+ * 503s) so the charts have a shape. Paced, not waited on; stopped in `after`.
+ */
+function backgroundTraffic(h: Harness): () => Promise<void> {
+  let stopped = false;
+  const loop = (async () => {
+    let x = 7;
+    while (!stopped) {
+      x = (x * 1103515245 + 12345) & 0x7fffffff; // a fixed pseudo-random sequence
+      const k = x % 100;
+      const p =
+        k < 2
+          ? '/status/503'
+          : k < 6
+            ? '/status/404'
+            : k < 40
+              ? `/slow?ms=${5 + (x % 180)}`
+              : `/api/orders/${x % 10_000}`;
+      await fetch(h.url(p))
+        .then((r) => r.text())
+        .catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+  })();
+  return async () => {
+    stopped = true;
+    await loop;
+  };
+}
+
 describe('dashboard in a real browser', () => {
   let b1: TestBackend;
   let b2: TestBackend;
@@ -97,12 +136,28 @@ describe('dashboard in a real browser', () => {
   const shots = process.env.TOLLGATE_SCREENSHOTS ?? fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-shots-'));
   /** Console errors the test caused on purpose (a refused sign-in logs the 401). */
   let expectedProblems = 0;
+  const docs = process.env.TOLLGATE_SCREENSHOTS !== undefined;
+  let stopTraffic: () => Promise<void> = async () => {};
 
   const shot = async (name: string, p: Page = page) => {
     fs.mkdirSync(shots, { recursive: true });
     // confirmations of earlier actions would cover the view
     for (const b of await p.getByRole('button', { name: 'Dismiss' }).all()) await b.click();
     await p.screenshot({ path: path.join(shots, `${name}.png`) });
+  };
+
+  /** Docs mode: wait until the charts hold two minutes of the background traffic. */
+  const enoughHistory = async () => {
+    for (;;) {
+      const res = await fetch(`${base}api/v1/stats?window=15m`, {
+        headers: { authorization: `Bearer ${viewer}` },
+      });
+      const s = (await res.json()) as { t: number[] };
+      if (s.t.length >= 120) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    // the page polls every 2 s: let it draw the latest
+    await page.waitForFunction(`/[0-9,]{4,} requests in the last/.test(document.body.innerText)`);
   };
 
   const signIn = async (p: Page, t: string) => {
@@ -119,6 +174,7 @@ describe('dashboard in a real browser', () => {
     h = await startTollgate(`listeners:
   - { name: public, address: 127.0.0.1:0 }
 routes:
+  - { name: flaky, match: { host: flaky.test }, pool: app, owner: team-web }
   - { name: app, match: { path_prefix: / }, pool: app, owner: team-web, tags: { env: test } }
 pools:
   - name: app
@@ -131,16 +187,18 @@ admin:
   address: 127.0.0.1:0
 alerts:
   rules:
-    - { name: app-5xx, when: error_rate, route: app, above: 20%, window: 5m }
+    - { name: flaky-5xx, when: error_rate, route: flaky, above: 20%, window: 5m }
 `);
     operator = token(h, 'olga-operator', 'operator');
     viewer = token(h, 'vic-viewer', 'viewer');
     base = `${h.app.admin!.url()}/`;
     browser = await launchBrowser();
     page = await browser.page();
+    if (docs) stopTraffic = backgroundTraffic(h);
   });
 
   after(async () => {
+    await stopTraffic();
     await browser?.close();
     await h?.close();
     await b1?.close();
@@ -210,9 +268,12 @@ alerts:
     await page.locator('tr[data-backend="web-1"]').waitFor();
     assert.match(await page.locator('tr[data-backend="web-2"]').innerText(), /ready/);
     // three charts drawn by uPlot, with the traffic just sent counted
+    await page.locator('.chart canvas').nth(2).waitFor();
     assert.equal(await page.locator('.chart canvas').count(), 3);
     await page.waitForFunction('/[1-9]\\d* requests in the last/.test(document.body.innerText)');
     await page.getByRole('button', { name: 'Drain web-2' }).waitFor();
+    if (docs) await page.waitForFunction('document.querySelectorAll(".chart .u-over").length === 3');
+    if (docs) await enoughHistory();
     await shot('overview');
   });
 
@@ -292,9 +353,10 @@ alerts:
   });
 
   it('shows a firing alert with its samples, and an operator silences it from the page', async () => {
-    for (let i = 0; i < 8; i++) await curl(h.url(`/status/503?burst=${i}`));
+    // a route of its own, so the ratio does not depend on the other tests' traffic
+    for (let i = 0; i < 8; i++) await curl(h.url(`/status/503?burst=${i}`), 'flaky.test');
     await page.getByRole('link', { name: 'Alerts' }).click();
-    const card = page.locator('article.alert.firing').filter({ hasText: 'app-5xx' });
+    const card = page.locator('article.alert.firing').filter({ hasText: 'flaky-5xx' });
     await card.waitFor();
     const text = await card.innerText();
     assert.match(text, /firing/);

@@ -1,6 +1,7 @@
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import { fmtTime } from './format.js';
 
 export interface ChartSeries {
   label: string;
@@ -49,7 +50,17 @@ export function Chart({
         y: { range: (_u, min, max) => [Math.min(yMin ?? 0, min), max <= 0 ? 1 : max * 1.1] },
       },
       axes: [
-        { stroke: '#5b6472', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#d8dce2' } },
+        {
+          stroke: '#5b6472',
+          grid: { stroke: '#eef0f3' },
+          ticks: { stroke: '#d8dce2' },
+          space: 64,
+          // local time of day: seconds for short ranges, minutes past three hours
+          values: (u, splits) => {
+            const span = (u.scales.x!.max ?? 0) - (u.scales.x!.min ?? 0);
+            return splits.map((t) => (span > 3 * 3600 ? fmtTime(t * 1000).slice(0, 5) : fmtTime(t * 1000)));
+          },
+        },
         {
           size: 64,
           stroke: '#5b6472',
@@ -72,12 +83,18 @@ export function Chart({
     };
     const u = new uPlot(opts, data as uPlot.AlignedData, el);
     plot.current = u;
+    // resize in the next frame, not inside the observer (which would report a resize loop)
+    let frame = 0;
     const ro = new ResizeObserver(() => {
-      const w = Math.max(200, el.clientWidth);
-      if (Math.abs(w - u.width) > 2) u.setSize({ width: w, height: 170 });
+      cancelAnimationFrame(frame);
+      frame = requestAnimationFrame(() => {
+        const w = Math.max(200, el.clientWidth);
+        if (Math.abs(w - u.width) > 2) u.setSize({ width: w, height: 170 });
+      });
     });
     ro.observe(el);
     return () => {
+      cancelAnimationFrame(frame);
       ro.disconnect();
       u.destroy();
       plot.current = null;

@@ -14,15 +14,18 @@ import { usePoll } from '../hooks.js';
 import { notify } from '../notify.js';
 import { Badge, Card, Empty, Failed, Loading, Segmented, Stat } from '../ui.js';
 
-type Range = '15m' | '1h' | '6h' | '24h';
+type Range = '5m' | '15m' | '1h' | '6h' | '24h';
 const RANGES: readonly (readonly [Range, string])[] = [
+  ['5m', '5 min'],
   ['15m', '15 min'],
   ['1h', '1 hour'],
   ['6h', '6 hours'],
   ['24h', '24 hours'],
 ];
+/** Steps of the history (1 s, 10 s, 60 s), so a chart has at most a few hundred points. */
+const STEP: Record<Range, string> = { '5m': '1s', '15m': '10s', '1h': '10s', '6h': '60s', '24h': '60s' };
 /** Poll about as often as a point changes. */
-const EVERY: Record<Range, number> = { '15m': 2000, '1h': 5000, '6h': 10_000, '24h': 30_000 };
+const EVERY: Record<Range, number> = { '5m': 2000, '15m': 5000, '1h': 10_000, '6h': 30_000, '24h': 30_000 };
 
 interface PoolState {
   pool: PoolView;
@@ -46,10 +49,12 @@ function sum(a: readonly number[]): number {
 }
 
 export function OverviewView({ me }: { me: Whoami }) {
-  const [range, setRange] = useState<Range>('15m');
-  const stats = usePoll(() => api<StatsView>(`stats?window=${range}`), EVERY[range], [range]);
+  const [range, setRange] = useState<Range>('5m');
+  const stats = usePoll(() => api<StatsView>(`stats?window=${range}&step=${STEP[range]}`), EVERY[range], [
+    range,
+  ]);
   const status = usePoll(() => api<StatusView>('status'), 5000, []);
-  const pools = usePoll(loadPools, 2000, []);
+  const pools = usePoll(loadPools, 3000, []);
 
   return (
     <>
