@@ -1,9 +1,9 @@
 import type { AlertEngine } from '../alerts/index.js';
-import type { AuditHealth } from '../audit/index.js';
+import type { AuditHealth, ChainWatch } from '../audit/index.js';
 import type { RuntimePlan } from '../config/index.js';
 import type { Clock } from '../core/index.js';
 import type { BackendState } from '../health/index.js';
-import type { TopClients } from '../metrics/index.js';
+import type { MetricsHistory, TopClients } from '../metrics/index.js';
 import type { Store } from '../store/index.js';
 import type { Elevations } from './elevation.js';
 import type { CommittingSink, PendingEventPump } from './pending-events.js';
@@ -20,11 +20,15 @@ export interface AdminHost {
   inflight(): number;
   listeners(): { name: string; address: string; port: number; tls: boolean }[];
   auditHealth(): AuditHealth;
+  /** Seconds each sink has been behind the store. */
+  auditLagSeconds(): Record<string, number>;
   /** The Prometheus exposition (SPEC §5). */
   metrics(): { contentType: string; text: string };
   alerts(): AlertEngine;
   /** The heavy-hitter sketch by client address or by user. */
   topClients(by: 'client_ip' | 'user'): TopClients;
+  /** Request counters over time, for the dashboard's charts (`GET /api/v1/stats`). */
+  history(): MetricsHistory;
   /** Swaps in a compiled plan, like SIGHUP; rejects (and changes nothing) if the proxy refuses it. */
   applyPlan(plan: RuntimePlan, actor: string): Promise<void>;
 }
@@ -38,6 +42,8 @@ export interface AdminContext {
   readonly elevations: Elevations;
   readonly pump: PendingEventPump;
   readonly follower: RecordFollower;
+  /** Re-verifies the chain a slice at a time for `GET /api/v1/audit/health`. */
+  readonly chain: ChainWatch;
   readonly clock: Clock;
   /** Set while a config change is applied: one at a time. */
   readonly configLock: { busy: boolean };

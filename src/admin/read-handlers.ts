@@ -167,16 +167,21 @@ export function events(call: Call, ctx: AdminContext): Reply {
   if (until !== undefined) f.until = usage(() => parseTime('until', until, now));
   const action = param(call, 'action');
   const actor = param(call, 'actor') ?? param(call, 'user');
-  if (action !== undefined) f.action = action;
+  if (action !== undefined) {
+    const list = action.split(',').filter((a) => a !== '');
+    if (list.length === 0) throw new ApiError(400, 'bad_request', 'action: name at least one action');
+    if (list.length === 1) f.action = list[0]!;
+    else f.actions = list;
+  }
+  const reads = param(call, 'reads');
+  if (reads !== undefined && reads !== 'true' && reads !== 'false')
+    throw new ApiError(400, 'bad_request', `reads: "${reads}" is not true or false`);
+  if (reads === 'false') f.withoutReads = true;
   if (actor !== undefined) f.user = actor;
   const before = cursorOf(call);
   if (before !== undefined) f.beforeSeq = before;
   const limit = limitOf(call);
   return page(ctx.store.events(f, limit), limit);
-}
-
-export function auditHealth(_call: Call, ctx: AdminContext): Reply {
-  return ok(ctx.host.auditHealth());
 }
 
 /** `GET /api/v1/clients/top?window=1m|5m|15m&by=client_ip|user&limit=N`: heavy hitters from the sketch. */

@@ -16,7 +16,6 @@ import type { AdminContext } from './host.js';
 import type { Reply } from './http.js';
 import { ApiError } from './http.js';
 import {
-  auditHealth,
   backends,
   events,
   param,
@@ -28,6 +27,7 @@ import {
   topClients,
 } from './read-handlers.js';
 import type { Role } from './roles.js';
+import { auditHealth, errors, stats, whoami } from './view-handlers.js';
 
 /** One authenticated API call, as a handler sees it. */
 export interface Call {
@@ -83,6 +83,9 @@ export function metrics(_call: Call | null, ctx: AdminContext): Reply {
 export const ROUTES: readonly RouteDef[] = [
   { method: 'GET', path: '/metrics', role: 'viewer', handle: metrics },
   { method: 'GET', path: '/api/v1/status', role: 'viewer', handle: status },
+  { method: 'GET', path: '/api/v1/whoami', role: 'viewer', handle: whoami },
+  { method: 'GET', path: '/api/v1/stats', role: 'viewer', handle: stats },
+  { method: 'GET', path: '/api/v1/errors', role: 'viewer', handle: errors },
   { method: 'GET', path: '/api/v1/pools', role: 'viewer', handle: pools },
   { method: 'GET', path: '/api/v1/pools/:pool/backends', role: 'viewer', handle: backends },
   { method: 'POST', path: '/api/v1/pools/:pool/backends/:name/drain', role: 'operator', handle: drain },

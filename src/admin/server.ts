@@ -1,11 +1,14 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { ChainWatch } from '../audit/index.js';
 import type { AdminPlan } from '../config/index.js';
 import type { AdminEvent, Clock, Logger } from '../core/index.js';
 import { systemEvent } from '../core/index.js';
 import type { Store } from '../store/index.js';
 import { canonicalIp } from '../store/index.js';
+import { DashboardFiles } from './dashboard.js';
 import { Elevations, type Schedule } from './elevation.js';
 import type { AdminContext, AdminHost } from './host.js';
 import type { Reply } from './http.js';
@@ -31,6 +34,8 @@ export interface AdminServerOptions {
   logger: Logger;
   /** Timers for elevation expiry (tests). */
   schedule?: Schedule;
+  /** The dashboard's built files (default: dist/web). */
+  dashboard?: DashboardFiles;
 }
 
 interface Caller {
@@ -63,11 +68,14 @@ export class AdminServer {
   readonly #server: http.Server;
   readonly #lockout: Lockout;
   readonly #ctx: AdminContext;
+  readonly #dashboard: DashboardFiles;
   #closed: Promise<void> | null = null;
 
   constructor(opts: AdminServerOptions) {
     this.#opts = opts;
     this.#lockout = new Lockout(opts.plan.lockout.failures, opts.plan.lockout.windowMs, opts.clock);
+    this.#dashboard = opts.dashboard ?? new DashboardFiles();
+    const dataDir = opts.host.plan().dataDir;
     this.#ctx = {
       host: opts.host,
       store: opts.store,
@@ -77,6 +85,12 @@ export class AdminServer {
       follower: new RecordFollower(opts.store),
       clock: opts.clock,
       configLock: { busy: false },
+      chain: new ChainWatch(
+        opts.store,
+        path.join(dataDir, 'chain-key.pub.pem'),
+        path.join(dataDir, 'checkpoints.jsonl'),
+        () => opts.clock.now(),
+      ),
     };
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void this.#handle(req, res);
     const tls = opts.plan.tls;
@@ -140,8 +154,21 @@ export class AdminServer {
     const path = url.pathname;
     let caller = ANONYMOUS;
     try {
-      if (method === 'GET' && path === '/')
-        throw new ApiError(501, 'not_implemented', 'the dashboard (issue 7) is not in this build yet');
+      if (DashboardFiles.handles(path)) {
+        if (method !== 'GET' && method !== 'HEAD')
+          throw new ApiError(405, 'method_not_allowed', `${path} takes GET, HEAD`, { allow: 'GET, HEAD' });
+        // the page and its files need no token (they hold no data); the page load is recorded,
+        // its hashed assets and favicon are not unless refused (docs/dashboard.md)
+        const served = this.#dashboard.serve(req, res, path);
+        if (DashboardFiles.recorded(path))
+          this.#finish(req, res, caller, source, path, {
+            status: served,
+            body: null,
+            streamed: true,
+            labels: { dashboard: true },
+          });
+        return;
+      }
       if (method === 'GET' && path === '/metrics' && this.#opts.plan.metricsPublic) {
         this.#finish(req, res, ANONYMOUS, source, path, metrics(null, this.#ctx));
         return;

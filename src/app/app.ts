@@ -7,7 +7,7 @@ import type { RuntimePlan } from '../config/index.js';
 import { diffConfig } from '../config/index.js';
 import type { AdminEvent, Clock, Logger, OutcomeObserver, RequestOutcome } from '../core/index.js';
 import { systemClock, systemEvent } from '../core/index.js';
-import { TollgateMetrics } from '../metrics/index.js';
+import { MetricsHistory, TollgateMetrics } from '../metrics/index.js';
 import { DataPlane } from '../proxy/index.js';
 import type { Store } from '../store/index.js';
 import { openStore } from '../store/index.js';
@@ -51,6 +51,9 @@ export class App {
   readonly audit: AuditPipeline;
   readonly instance: string;
   readonly metrics: TollgateMetrics;
+  /** The metrics counters over time (the dashboard's charts), sampled every second. */
+  readonly history: MetricsHistory;
+  #historyTimer: NodeJS.Timeout | null = null;
   readonly alerts: AlertEngine;
   #alertsOn: boolean;
   readonly #logger: Logger;
@@ -85,6 +88,7 @@ export class App {
       },
       clock,
     );
+    this.history = new MetricsHistory(() => this.metrics.totals());
     this.alerts = new AlertEngine({
       plan: () => this.#plan,
       sources: {
@@ -164,6 +168,10 @@ export class App {
       await this.proxy.start(this.#plan);
       this.alerts.start();
       if (this.#plan.admin !== null) {
+        // the dashboard's charts; nothing samples without an admin server to read it
+        this.history.sample(this.#clock.now());
+        this.#historyTimer = setInterval(() => this.history.sample(this.#clock.now()), 1000);
+        this.#historyTimer.unref();
         this.#admin = new AdminServer({
           plan: this.#plan.admin,
           host: this.#host(),
@@ -176,6 +184,7 @@ export class App {
         await this.#admin.listen();
       }
     } catch (err) {
+      this.#stopHistory();
       await this.alerts.close();
       await this.proxy.close();
       await this.#pump?.close();
@@ -206,6 +215,8 @@ export class App {
           tls: l.plan.tls !== null,
         })),
       auditHealth: () => ({ ...this.audit.health }),
+      auditLagSeconds: () => this.audit.lagSeconds(),
+      history: () => this.history,
       applyPlan: (plan, actor) => this.reload(plan, actor),
       metrics: () => ({ contentType: this.metrics.contentType, text: this.metrics.render() }),
       alerts: () => this.alerts,
@@ -243,6 +254,11 @@ export class App {
     });
   }
 
+  #stopHistory(): void {
+    if (this.#historyTimer !== null) clearInterval(this.#historyTimer);
+    this.#historyTimer = null;
+  }
+
   /** A reload refused before it reached the proxy (invalid config): recorded, nothing changes. */
   reloadRefused(reason: string, actor: string): void {
     this.audit.emit(systemEvent('config_reload', 'failure', reason, { config: this.#plan.source }, actor));
@@ -255,6 +271,7 @@ export class App {
     const { cut } = await this.proxy.drain(deadlineMs);
     await this.proxy.close();
     await this.#admin?.close();
+    this.#stopHistory();
     await this.alerts.close();
     await this.#pump?.kick();
     await this.#pump?.close();

@@ -131,8 +131,9 @@ export function demoBanner(
   const admin =
     adminUrl === null || token === null
       ? ''
-      : `  admin:    ${adminUrl}  (token below; role admin)
-  token:    ${token}
+      : `  dashboard: ${adminUrl}/  (open it in a browser; sign in with the token below)
+  admin API: ${adminUrl}/api/v1  (the same token; role admin)
+  token:     ${token}
 `;
   const adminTry =
     adminUrl === null || token === null
@@ -143,8 +144,8 @@ export function demoBanner(
   return `
 Tollgate demo is running.
 
-  proxy:    ${url}
-${admin}  records:  ${dataDir}/audit.db (the embedded store; every request and admin event, hash-chained)
+  proxy:     ${url}
+${admin}  records:   ${dataDir}/audit.db (the embedded store; every request and admin event, hash-chained)
 
 Try:
   curl -i ${url}/                    # round robin over demo-1..3; note x-request-id

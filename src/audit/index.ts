@@ -14,6 +14,8 @@ export {
   verifyCheckpoint,
   withHash,
 } from './chain.js';
+export type { ChainProgress } from './chain-watch.js';
+export { ChainWatch } from './chain-watch.js';
 export { combinedLine, escapeCombined } from './combined.js';
 export type { AuditHealth, AuditPipelineOptions } from './pipeline.js';
 export { AuditPipeline, QUEUE_LIMIT_FACTOR } from './pipeline.js';

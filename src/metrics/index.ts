@@ -5,6 +5,8 @@
  */
 export type { Labels } from './exposition.js';
 export { CONTENT_TYPE, labelText, Registry } from './exposition.js';
+export type { HistoryClass, HistorySeries, HistoryTier, HistoryTotals } from './history.js';
+export { bucketQuantile, HISTORY_CLASSES, HISTORY_TIERS, MetricsHistory } from './history.js';
 export type { SpaceSavingCounter } from './space-saving.js';
 export { SpaceSaving } from './space-saving.js';
 export type { MetricsSources } from './tollgate-metrics.js';

@@ -221,6 +221,26 @@ export class TollgateMetrics implements OutcomeObserver {
     this.#admin.bind([e.roles[e.roles.length - 1] ?? 'none', result]).value++;
   }
 
+  /**
+   * Requests by status class and by duration bucket since the start, summed over every series
+   * (for the dashboard's history; a duration observation is made once per request).
+   */
+  totals(): { classes: Float64Array; buckets: Float64Array } {
+    const classes = new Float64Array(CODE_CLASSES.length);
+    const buckets = new Float64Array(DURATION_BUCKETS.length + 1);
+    for (const byRoute of this.#slots.values())
+      for (const byPool of byRoute.values())
+        for (const byBackend of byPool.values())
+          for (const slot of byBackend.values())
+            for (let cc = 0; cc < CODE_CLASSES.length; cc++) {
+              const h = slot.durations[cc];
+              if (h === undefined) continue;
+              classes[cc]! += h.count;
+              for (let i = 0; i < h.counts.length; i++) buckets[i]! += h.counts[i]!;
+            }
+    return { classes, buckets };
+  }
+
   render(): string {
     return this.#registry.render();
   }

@@ -5,6 +5,7 @@
 export type { ClientIpMatch } from './client-ip.js';
 export { canonicalIp, parseClientIp } from './client-ip.js';
 export { openStore } from './database.js';
+export type { ErrorGroupRow } from './error-groups.js';
 export { StoreErrorCode } from './errors.js';
 export type { FilterName, FilterText } from './filters.js';
 export { flagName, paramName, parseFilters, parseStatus, parseTime, rowMatcher } from './filters.js';

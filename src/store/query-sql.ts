@@ -87,7 +87,19 @@ export function eventWhere(filters: EventFilters): Where {
   b.number('since', filters.since, 'ts >= ?');
   b.number('until', filters.until, 'ts < ?');
   b.text('action', filters.action, 'action');
+  if (filters.actions !== undefined) {
+    const list = filters.actions;
+    if (!Array.isArray(list) || list.length === 0 || list.some((a) => typeof a !== 'string'))
+      throw invalid('actions', list, 'a non-empty list of strings');
+    b.add(`actions${list.length}`, `action IN (${list.map(() => '?').join(', ')})`, ...list);
+  }
   b.text('user', filters.user, 'user_name');
+  if (filters.withoutReads === true)
+    b.add(
+      'withoutReads',
+      "NOT (action = 'admin_request' AND json_extract(rec, '$.event.outcome') = 'success' " +
+        "AND json_extract(rec, '$.http.request.method') IN ('GET', 'HEAD'))",
+    );
   b.number('beforeSeq', filters.beforeSeq, 'seq < ?', 'a sequence number');
   return b.build();
 }

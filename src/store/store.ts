@@ -1,4 +1,6 @@
 import type Database from 'better-sqlite3';
+import type { ErrorGroupRow } from './error-groups.js';
+import { ErrorGroups } from './error-groups.js';
 import { positiveInt, writeError } from './errors.js';
 import { LAG_KEY, RecordQueries } from './queries.js';
 import { MAX_TS, ROW_COLUMNS } from './query-sql.js';
@@ -36,6 +38,7 @@ export class Store {
   readonly #db: Database.Database;
   readonly #now: () => number;
   readonly #queries: RecordQueries;
+  #errorGroups: ErrorGroups | null = null;
   readonly #insert: Statement;
   readonly #insertMany: (rows: StoredRow[]) => void;
   readonly #last: Statement;
@@ -177,6 +180,16 @@ export class Store {
   /** Requests per status code with ts in [since, until), ascending by status; statuses with none are left out. */
   countByStatus(since: number, until: number): StatusCount[] {
     return this.#queries.countByStatus(since, until);
+  }
+
+  /**
+   * Failed requests (any termination but `ok`, or a 5xx) with ts in [since, until), grouped by
+   * route, backend and termination, most failures first, with the newest few of each.
+   */
+  errorGroups(since: number, until: number, limit: number): { total: number; groups: ErrorGroupRow[] } {
+    positiveInt('limit', limit);
+    this.#errorGroups ??= new ErrorGroups(this.#db);
+    return this.#errorGroups.groups(since, until, limit);
   }
 
   // ---- checkpoints, cursors, anchors, meta

@@ -77,8 +77,15 @@ export interface EventFilters {
   until?: number;
   /** `event.action`, exact. */
   action?: string;
+  /** Any of these actions (with `action`: both must hold). */
+  actions?: readonly string[];
   /** The actor (`user.name`), exact. */
   user?: string;
+  /**
+   * Leave out successful admin API reads (`admin_request` events of GET/HEAD calls that
+   * succeeded): what a dashboard's polling adds. Refusals and changes stay.
+   */
+  withoutReads?: boolean;
   /** Only rows with seq below this (paging newest first). */
   beforeSeq?: number;
 }

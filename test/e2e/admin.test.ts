@@ -8,6 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type tls from 'node:tls';
+import Database from 'better-sqlite3';
 import { createToken, revokeToken } from '../../src/admin/index.js';
 import type { AdminRecord } from '../../src/audit/index.js';
 import { openStore } from '../../src/store/index.js';
@@ -542,6 +543,238 @@ describe('admin API: the live stream', () => {
     );
     const bad = await api(h, 'GET', '/api/v1/stream?client_ip=nope', viewer);
     assert.equal(bad.status, 400);
+  });
+});
+
+describe('admin API: what the dashboard reads', () => {
+  let b1: TestBackend;
+  let h: Harness;
+  let viewer: string;
+  let operator: string;
+  let admin: string;
+
+  before(async () => {
+    b1 = await startBackend('b1');
+    h = await startTollgate(config([b1]));
+    viewer = token(h, 'wanda-viewer', 'viewer');
+    operator = token(h, 'otto-operator', 'operator');
+    admin = token(h, 'alma-admin', 'admin');
+  });
+  after(async () => {
+    await h.close();
+    await b1.close();
+  });
+
+  it("GET /api/v1/whoami answers the token's name, role and what it may do; an elevation shows", async () => {
+    const v = await api(h, 'GET', '/api/v1/whoami', viewer);
+    assert.equal(v.status, 200);
+    assert.deepEqual(
+      { name: v.body.name, role: v.body.role, base: v.body.base_role, elevation: v.body.elevation },
+      { name: 'wanda-viewer', role: 'viewer', base: 'viewer', elevation: null },
+    );
+    assert.deepEqual(v.body.can, {
+      drain: false,
+      silence: false,
+      elevate: false,
+      config: false,
+      tokens: false,
+    });
+    const o = await api(h, 'GET', '/api/v1/whoami', operator);
+    assert.deepEqual(o.body.can, { drain: true, silence: true, elevate: true, config: false, tokens: false });
+    const a = await api(h, 'GET', '/api/v1/whoami', admin);
+    assert.deepEqual(a.body.can, { drain: true, silence: true, elevate: false, config: true, tokens: true });
+    assert.equal((await api(h, 'GET', '/api/v1/whoami', null)).status, 401);
+    const up = await api(h, 'POST', '/api/v1/elevate', operator, {
+      role: 'admin',
+      for: '5m',
+      reason: 'whoami test',
+    });
+    assert.equal(up.status, 200, JSON.stringify(up.body));
+    const e = await api(h, 'GET', '/api/v1/whoami', operator);
+    assert.equal(e.body.role, 'admin');
+    assert.equal(e.body.base_role, 'operator');
+    assert.equal((e.body.elevation as { role: string; reason: string }).role, 'admin');
+    assert.equal((e.body.elevation as { role: string; reason: string }).reason, 'whoami test');
+    assert.equal((e.body.can as { config: boolean }).config, true);
+  });
+
+  it('GET /api/v1/stats answers requests/s by status class and p50/p99 from the metrics history', async () => {
+    for (let i = 0; i < 6; i++) await (await fetch(h.url(`/ok/${i}`))).text();
+    for (let i = 0; i < 3; i++) await (await fetch(h.url('/status/503'))).text();
+    let s: Record<string, unknown> = {};
+    for (let i = 0; i < 100; i++) {
+      s = (await api(h, 'GET', '/api/v1/stats?window=15m', viewer)).body;
+      if ((s.requests as number) >= 9) break;
+      await sleep(100);
+    }
+    assert.equal(s.requests, 9, JSON.stringify(s));
+    assert.equal(s.step_s, 1);
+    assert.equal(s.window_s, 900);
+    const t = s.t as number[];
+    const rps = s.rps as number[];
+    const byClass = s.by_class as Record<string, number[]>;
+    assert.equal(rps.length, t.length);
+    for (const cls of ['1xx', '2xx', '3xx', '4xx', '5xx', 'none'])
+      assert.equal(byClass[cls]!.length, t.length);
+    assert.ok(
+      byClass['5xx']!.some((r) => r > 0),
+      '5xx counted',
+    );
+    assert.ok(
+      byClass['2xx']!.some((r) => r > 0),
+      '2xx counted',
+    );
+    assert.ok(
+      (s.p50_ms as (number | null)[]).some((v) => v !== null && v > 0),
+      'a p50 where there were requests',
+    );
+    const p99 = (s.p99_ms as (number | null)[]).filter((v) => v !== null) as number[];
+    const p50 = (s.p50_ms as (number | null)[]).filter((v) => v !== null) as number[];
+    assert.ok(Math.max(...p99) >= Math.max(...p50));
+    const long = (await api(h, 'GET', '/api/v1/stats?window=2h', viewer)).body;
+    assert.equal(long.step_s, 10);
+    assert.equal(long.requests, 9);
+    const coarse = (await api(h, 'GET', '/api/v1/stats?window=15m&step=10s', viewer)).body;
+    assert.equal(coarse.step_s, 10);
+    assert.equal(coarse.requests, 9);
+    assert.equal((await api(h, 'GET', '/api/v1/stats?window=15m&step=7s', viewer)).status, 400);
+    assert.equal((await api(h, 'GET', '/api/v1/stats?window=10s', viewer)).status, 400);
+    assert.equal((await api(h, 'GET', '/api/v1/stats?window=100h', viewer)).status, 400);
+  });
+
+  it('GET /api/v1/errors groups failed requests by route, backend and termination with the newest samples', async () => {
+    await (await fetch(h.url('/status/503'))).text();
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch(h.url('/reset'));
+      await res.text();
+      ids.push(res.headers.get('x-request-id')!);
+    }
+    await h.record(ids[1]!);
+    let body: Record<string, unknown> = {};
+    let groups: { route: string; backend: string; termination: string; count: number; statuses: number[] }[] =
+      [];
+    for (let i = 0; i < 100; i++) {
+      body = (await api(h, 'GET', '/api/v1/errors?since=10m', viewer)).body;
+      groups = body.items as typeof groups;
+      if (groups.some((g) => g.termination === 'upstream_reset' && g.count >= 2)) break;
+      await sleep(100);
+    }
+    const reset = groups.find((g) => g.termination === 'upstream_reset') as
+      | ((typeof groups)[number] & {
+          samples: { request_id: string; status: number; message: string | null }[];
+        })
+      | undefined;
+    assert.ok(reset !== undefined, JSON.stringify(body));
+    assert.equal(reset.route, 'app');
+    assert.equal(reset.backend, 'b1');
+    assert.equal(reset.count, 2);
+    assert.deepEqual(reset.statuses, [502]);
+    assert.deepEqual(
+      reset.samples.map((x) => x.request_id),
+      [...ids].reverse(),
+      'newest first',
+    );
+    assert.ok(reset.samples.every((x) => x.message !== null && x.message.length > 0));
+    const passed = groups.find((g) => g.termination === 'ok');
+    assert.deepEqual(passed?.statuses, [503], 'a 5xx passed through is a failure too');
+    assert.equal(
+      body.total,
+      groups.reduce((n, g) => n + g.count, 0),
+    );
+    assert.equal((await api(h, 'GET', '/api/v1/errors?since=yesterday-ish', viewer)).status, 400);
+  });
+
+  it('GET /api/v1/events takes a list of actions, and reads=false leaves out successful reads', async () => {
+    assert.equal((await api(h, 'POST', '/api/v1/pools/app/backends/b1/drain', operator)).status, 200);
+    assert.equal((await api(h, 'POST', '/api/v1/pools/app/backends/b1/undrain', operator)).status, 200);
+    await eventually(h, viewer, (e) => e.event.action === 'backend_undrained');
+    const changes = (await api(h, 'GET', '/api/v1/events?reads=false&limit=1000', viewer)).body
+      .items as AdminRecord[];
+    assert.ok(changes.length > 0);
+    assert.ok(
+      !changes.some(
+        (e) =>
+          e.event.action === 'admin_request' &&
+          e.http.request.method === 'GET' &&
+          e.event.outcome === 'success',
+      ),
+      'no successful read',
+    );
+    assert.ok(changes.some((e) => e.url.path === '/api/v1/pools/app/backends/b1/drain'));
+    assert.ok(changes.some((e) => e.event.action === 'admin_request' && e.event.outcome === 'failure'));
+    const two = (
+      await api(h, 'GET', '/api/v1/events?action=backend_drained,backend_undrained&limit=1000', viewer)
+    ).body.items as AdminRecord[];
+    assert.deepEqual(
+      two.map((e) => e.event.action),
+      ['backend_undrained', 'backend_drained'],
+    );
+    assert.equal((await api(h, 'GET', '/api/v1/events?reads=maybe', viewer)).status, 400);
+  });
+});
+
+describe('admin API: the chain re-verified for the dashboard', () => {
+  let b1: TestBackend;
+  let h: Harness;
+  let viewer: string;
+
+  before(async () => {
+    b1 = await startBackend('b1');
+    h = await startTollgate(config([b1]));
+    viewer = token(h, 'vera', 'viewer');
+  });
+  after(async () => {
+    await h.close();
+    await b1.close();
+  });
+
+  it('GET /api/v1/audit/health says up to which seq the chain was verified and when, and names a record altered later', async () => {
+    const res = await fetch(h.url('/ok/tamper-me'));
+    await res.text();
+    const id = res.headers.get('x-request-id')!;
+    const byId = await api(h, 'GET', `/api/v1/requests/${id}`, viewer).then(async (r) => {
+      for (let i = 0; r.status !== 200 && i < 100; i++) {
+        await sleep(50);
+        r = await api(h, 'GET', `/api/v1/requests/${id}`, viewer);
+      }
+      return r;
+    });
+    const seq = (byId.body.tollgate as { chain: { seq: number } }).chain.seq;
+    let chain: Record<string, unknown> = {};
+    for (let i = 0; i < 100; i++) {
+      const health = (await api(h, 'GET', '/api/v1/audit/health', viewer)).body;
+      chain = health.chain as Record<string, unknown>;
+      if (typeof chain.verified_seq === 'number' && chain.verified_seq >= seq) {
+        assert.equal(health.lost, 0);
+        assert.ok('lag_seconds' in health);
+        break;
+      }
+      await sleep(50);
+    }
+    assert.equal(chain.enabled, true, JSON.stringify(chain));
+    assert.equal(chain.ok, true, JSON.stringify(chain));
+    assert.ok((chain.verified_seq as number) >= seq, JSON.stringify(chain));
+    assert.ok(Math.abs(Date.parse(chain.verified_at as string) - Date.now()) < 60_000);
+    // someone edits the stored record afterwards: the next pass names it
+    const db = new Database(h.app.plan.audit.storePath);
+    try {
+      db.pragma('busy_timeout = 5000');
+      const changed = db
+        .prepare("UPDATE records SET rec = replace(rec, '/ok/tamper-me', '/ok/innocent') WHERE seq = ?")
+        .run(seq);
+      assert.equal(changed.changes, 1);
+    } finally {
+      db.close();
+    }
+    for (let i = 0; i < 100; i++) {
+      chain = (await api(h, 'GET', '/api/v1/audit/health', viewer)).body.chain as Record<string, unknown>;
+      if (chain.ok === false) break;
+      await sleep(50);
+    }
+    assert.equal(chain.ok, false, JSON.stringify(chain));
+    assert.equal(chain.problem, `seq ${seq} altered`);
+    assert.equal(chain.first_bad_seq, seq);
   });
 });
 
