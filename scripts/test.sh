@@ -32,4 +32,4 @@ npm run typecheck
 # node 20's test runner does not expand globs: pass the files through the shell
 export TOLLGATE_BUILT=1
 files=$(find src test -name '*.test.ts' | sort)
-node --import tsx --test --test-timeout=120000 --test-concurrency=2 $files
+node --import tsx --test --test-timeout=240000 --test-concurrency=2 $files

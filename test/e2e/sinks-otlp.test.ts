@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { request } from 'undici';
+import { launchTollgate } from '../helpers/audit.js';
+import type { TestBackend } from '../helpers/backends.js';
+import { startBackend } from '../helpers/backends.js';
+import { buildDist } from '../helpers/process.js';
+import { otlpReceiver, outage, storeSeqs, until } from '../helpers/sink-load.js';
+
+/**
+ * Network sinks (issue 6): each ships the store's records from its own cursor. Under a steady
+ * load the receiver (rsyslog, PostgreSQL) is stopped for ten seconds and Tollgate itself is
+ * restarted in the middle; afterwards every record of the store has arrived, and PostgreSQL,
+ * which allows idempotence, holds none twice.
+ */
+
+describe('sinks: OTLP loses nothing while the receiver is away', () => {
+  let backend: TestBackend;
+  const dirs: string[] = [];
+
+  before(async () => {
+    buildDist();
+    backend = await startBackend('b1');
+  });
+  after(async () => {
+    await backend.close();
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  });
+
+  const tempDir = (name: string) => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), `tollgate-sink-${name}-`));
+    dirs.push(d);
+    return d;
+  };
+  const routes = () => `routes: [{ name: r, pool: p }]
+pools: [{ name: p, backends: [{ name: b1, address: ${backend.address} }] }]
+`;
+
+  it('OTLP/HTTP protobuf: the receiver gone for 10 s under load and Tollgate restarted meanwhile; every record arrives, decoded with the OpenTelemetry definitions', async () => {
+    const receiver = await otlpReceiver(true);
+    const dir = tempDir('otlp');
+    const { tg, dataDir } = await outage(
+      dir,
+      `${routes()}audit: { sinks: [{ type: otlp, endpoint: http://127.0.0.1:${receiver.port}/v1/logs, protocol: protobuf }] }\n`,
+      receiver,
+    );
+    try {
+      const expected = storeSeqs(dataDir);
+      await until(
+        'the receiver to hold every record of the store',
+        () => expected.every((s) => receiver.seqs.has(s)),
+        30_000,
+      );
+      const first = receiver.requests[0]!;
+      assert.equal(first.type, 'application/x-protobuf');
+      assert.equal(first.encoding, 'gzip');
+      const rl = first.decoded.resourceLogs[0]!;
+      const resource = Object.fromEntries(rl.resource.attributes.map((a) => [a.key, a.value.stringValue]));
+      assert.equal(resource['service.name'], 'tollgate');
+      assert.match(resource['service.instance.id'] ?? '', /:\d+$/);
+      const all = receiver.requests.flatMap((r) =>
+        r.decoded.resourceLogs.flatMap((x) => x.scopeLogs.flatMap((y) => y.logRecords)),
+      );
+      const req = all.find((l) =>
+        l.attributes.some((a) => a.key === 'event.name' && a.value.stringValue === 'tollgate.request'),
+      )!;
+      const at = Object.fromEntries(
+        req.attributes.map((a) => [a.key, a.value.stringValue ?? a.value.intValue?.toString()]),
+      );
+      assert.equal(at['http.request.method'], 'GET');
+      assert.equal(at['url.path'], '/x');
+      assert.equal(at['http.response.status_code'], '200');
+      assert.equal(at['client.address'], '127.0.0.1');
+      assert.equal(req.severityNumber, 9);
+      const body = JSON.parse(req.body.stringValue) as { trace: { id: string }; span: { id: string } };
+      assert.equal(Buffer.from(req.traceId).toString('hex'), body.trace.id);
+      assert.equal(Buffer.from(req.spanId).toString('hex'), body.span.id);
+      assert.equal(BigInt(req.timeUnixNano.toString()) > 0n, true);
+    } finally {
+      await tg.stop();
+      await receiver.stop().catch(() => {});
+    }
+  });
+
+  it('OTLP/HTTP JSON: honours a 503 with Retry-After, then delivers', async () => {
+    const receiver = await otlpReceiver(true);
+    const dir = tempDir('otlp-json');
+    const tg = await launchTollgate(
+      dir,
+      path.join(dir, 'data'),
+      `${routes()}audit: { sinks: [{ type: otlp, endpoint: http://127.0.0.1:${receiver.port}/v1/logs, protocol: json }] }\n`,
+    );
+    try {
+      const t0 = Date.now();
+      for (let i = 0; i < 10; i++) await (await request(tg.url(`/j/${i}`))).body.dump();
+      const expected = () => storeSeqs(path.join(dir, 'data'));
+      await until(
+        'JSON delivery',
+        () => receiver.requests.length > 0 && expected().every((s) => receiver.seqs.has(s)),
+        15_000,
+      );
+      assert.ok(Date.now() - t0 >= 1000, 'the first send was retried no sooner than Retry-After');
+      assert.equal(receiver.requests[0]!.type, 'application/json');
+    } finally {
+      await tg.stop();
+      await receiver.stop().catch(() => {});
+    }
+  });
+});
