@@ -54,10 +54,23 @@ export function etagOf(plan: RuntimePlan): string {
   return `"${createHash('sha256').update(plan.text).digest('hex').slice(0, 32)}"`;
 }
 
-export function getConfig(_call: Call, ctx: AdminContext): Reply {
+/** `scheme://user:secret@host` → `scheme://user:REDACTED@host`, in any text (sink URLs carry database passwords). */
+export function redactUrlPasswords(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]+):[^\s@/'"]+@/gi, '$1:REDACTED@');
+}
+
+/**
+ * The running config and its ETag. Passwords in URLs (a postgres sink's) are shown to admins
+ * only, who may change the config anyway; viewers and operators see `REDACTED` in their place.
+ */
+export function getConfig(call: Call, ctx: AdminContext): Reply {
   const plan = ctx.host.plan();
   const etag = etagOf(plan);
-  return ok({ etag, source: plan.source, text: plan.text, config: plan.config }, { headers: { etag } });
+  if (call.role === 'admin')
+    return ok({ etag, source: plan.source, text: plan.text, config: plan.config }, { headers: { etag } });
+  const text = redactUrlPasswords(plan.text);
+  const config = JSON.parse(redactUrlPasswords(JSON.stringify(plan.config))) as unknown;
+  return ok({ etag, source: plan.source, text, config, redacted: text !== plan.text }, { headers: { etag } });
 }
 
 /** Writes the new text where the running config came from, atomically, keeping the file's mode. */

@@ -846,3 +846,30 @@ admin: { address: 127.0.0.1:0, tls: { cert: ${dir}/cert.pem, key: ${dir}/key.pem
     }
   });
 });
+
+describe('admin API: secrets in the config', () => {
+  it('GET /api/v1/config shows a sink URL password to admins only', async () => {
+    const b1 = await startBackend('b1');
+    const h = await startTollgate(`listeners: [{ name: public, address: 127.0.0.1:0 }]
+routes: [{ name: app, pool: app }]
+pools: [{ name: app, backends: [{ name: b1, address: ${b1.address} }] }]
+admin: { address: 127.0.0.1:0 }
+audit: { sinks: [{ type: postgres, url: "postgres://tg:s3cret-pw@127.0.0.1:1/audit" }] }
+`);
+    try {
+      const viewer = token(h, 'cfg-viewer', 'viewer');
+      const admin = token(h, 'cfg-admin', 'admin');
+      const seen = await api(h, 'GET', '/api/v1/config', viewer);
+      assert.equal(seen.status, 200);
+      assert.ok(!JSON.stringify(seen.body).includes('s3cret-pw'), 'no password for a viewer');
+      assert.match(String(seen.body.text), /postgres:\/\/tg:REDACTED@127\.0\.0\.1:1\/audit/);
+      assert.equal(seen.body.redacted, true);
+      const full = await api(h, 'GET', '/api/v1/config', admin);
+      assert.match(String(full.body.text), /s3cret-pw/);
+      assert.equal(full.body.etag, seen.body.etag, 'one ETag: the running config');
+    } finally {
+      await h.close();
+      await b1.close();
+    }
+  });
+});
