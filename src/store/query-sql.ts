@@ -6,8 +6,9 @@ import type { EventFilters, QueryFilters } from './types.js';
  * SQL for `query`, `events` and `countByStatus`. A WHERE clause's text depends only on which
  * filters are set (its `shape`), so the store prepares each shape once and reuses it.
  * `kind = '…'` is written as a literal: the filter indexes are partial on `kind = 'request'` and
- * SQLite uses them only when it can see that term. Matches are streamed `ORDER BY ts DESC, seq
- * DESC`, the order of every (filter, ts) index, so SQLite never sorts them (see newest.ts).
+ * SQLite uses them only when it can see that term. Matches are streamed `ORDER BY ts DESC`, the
+ * order of every index (each ends in `ts`), so SQLite never sorts them (see newest.ts, which
+ * needs time order only, not the seq order of equal times).
  */
 export const ROW_COLUMNS =
   'seq, kind, ts, rec, hash, request_id AS requestId, client_ip AS clientIp, status, route, backend, ' +
@@ -100,7 +101,7 @@ export function eventWhere(filters: EventFilters): Where {
 export function streamSql(where: Where, withClientIp: boolean, statuses: number): string {
   const head = `SELECT seq, ts${withClientIp ? ', client_ip' : ''} FROM records WHERE ${where.sql}`;
   const arms = statuses === 0 ? [head] : Array.from({ length: statuses }, () => `${head} AND status = ?`);
-  return `${arms.join(' UNION ALL ')} ORDER BY ts DESC, seq DESC`;
+  return `${arms.join(' UNION ALL ')} ORDER BY ts DESC`;
 }
 
 /** Rows by a JSON array of seqs, newest first. */
@@ -137,7 +138,7 @@ export const COUNT_BY_STATUS = `
     FROM codes WHERE codes.status IS NOT NULL
   ) WHERE count > 0 ORDER BY status`;
 
-/** The newest ts stored (of any kind), from the (kind, ts) index. */
+/** The newest ts stored (of any kind), from the records_ts index (kind, ts, …). */
 export const MAX_TS = `
   SELECT max(ts) FROM (
     SELECT max(ts) AS ts FROM records WHERE kind = 'request'

@@ -11,7 +11,7 @@ import { isTollgateError } from '../core/index.js';
 import { parseClientIp } from './client-ip.js';
 import type { QueryFilters, Store, StoredRow } from './index.js';
 import { openStore, SCHEMA_VERSION } from './index.js';
-import { COUNT_BY_STATUS, requestWhere, streamSql } from './query-sql.js';
+import { COUNT_BY_STATUS, eventWhere, requestWhere, streamSql } from './query-sql.js';
 
 const T0 = Date.UTC(2025, 0, 1);
 const H = 3_600_000;
@@ -133,8 +133,11 @@ test('opening a store twice applies each migration once and keeps the rows', () 
   const db = new Database(file, { readonly: true });
   const applied = db.prepare('SELECT version, name FROM schema_migrations').all();
   db.close();
-  assert.deepEqual(applied, [{ version: 1, name: 'init' }]);
-  assert.equal(SCHEMA_VERSION, 1);
+  assert.deepEqual(applied, [
+    { version: 1, name: 'init' },
+    { version: 2, name: 'one covering time index' },
+  ]);
+  assert.equal(SCHEMA_VERSION, 2);
 });
 
 test('the writer creates the folder, keeps the files private and runs in WAL mode', () => {
@@ -186,6 +189,22 @@ test('insertBatch and rowsFrom round-trip every field, ascending', () => {
   store.close();
 });
 
+test('a large batch (several multi-row statements and a remainder) round-trips every row, in order', () => {
+  const store = openStore(path.join(tempDir(), 'audit.db'));
+  const rows = Array.from({ length: 101 }, (_, i) =>
+    i % 10 === 9
+      ? admin(i + 1, T0 + i, `user-${i}`, 'config.update')
+      : request(i + 1, T0 + i, { userName: i % 3 === 0 ? null : `u${i}`, status: 200 + (i % 5) }),
+  );
+  store.insertBatch(rows);
+  assert.deepEqual(store.rowsFrom(1, 1000), rows);
+  assert.deepEqual(
+    seqs(store.query({ status: { min: 203, max: 203 } }, 1000)),
+    [99, 94, 89, 84, 79, 74, 69, 64, 59, 54, 49, 44, 39, 34, 29, 24, 19, 14, 9, 4],
+  );
+  store.close();
+});
+
 test('an empty store has no last record, no first seq and counts 0', () => {
   const store = openStore(path.join(tempDir(), 'audit.db'));
   assert.equal(store.last(), null);
@@ -207,6 +226,14 @@ test('a batch the store refuses is not stored at all (TG_ERR_STORE_WRITE, not re
   );
   assert.equal(store.count(), 10);
   assert.equal(store.last()?.seq, 10);
+  // the same inside a multi-row statement: the whole batch is refused, including the rows before
+  const big = Array.from({ length: 70 }, (_, i) => request(11 + i, T0 + i));
+  big[40] = request(3, T0);
+  assert.throws(
+    () => store.insertBatch(big),
+    (err: unknown) => isTollgateError(err) && err.code === 'TG_ERR_STORE_WRITE',
+  );
+  assert.equal(store.count(), 10);
   store.close();
 });
 
@@ -646,22 +673,28 @@ test('a status class + since merges one (status, ts) index range per status, nev
   store.close();
 });
 
-test('time-only queries, filter queries and admin events each use an index', () => {
+test('time-only queries, filter queries and admin events each use an index, in time order', () => {
   const store = sampleStore();
+  // route, backend, termination and user are read from the covering records_ts index: checked
+  // on its entries while the time range is read newest first, without touching the table
   const cases: [QueryFilters, string][] = [
-    [{}, 'records_kind_ts'],
-    [{ since: T0, until: T0 + H }, 'records_kind_ts'],
-    [{ user: 'bob', since: T0 }, 'records_user_name_ts'],
-    [{ route: 'api', since: T0 }, 'records_route_ts'],
-    [{ backend: 'api-1', since: T0 }, 'records_backend_ts'],
-    [{ termination: 'ok', since: T0 }, 'records_termination_ts'],
-    [{ requestId: 'r2' }, 'records_request_id_ts'],
+    [{}, 'COVERING INDEX records_ts (kind=?)'],
+    [{ since: T0, until: T0 + H }, 'COVERING INDEX records_ts (kind=? AND ts>? AND ts<?)'],
+    [{ user: 'bob', since: T0 }, 'COVERING INDEX records_ts (kind=? AND ts>?)'],
+    [{ route: 'api', since: T0 }, 'COVERING INDEX records_ts (kind=? AND ts>?)'],
+    [{ backend: 'api-1', since: T0 }, 'COVERING INDEX records_ts (kind=? AND ts>?)'],
+    [{ termination: 'ok', since: T0 }, 'COVERING INDEX records_ts (kind=? AND ts>?)'],
+    [
+      { route: 'api', backend: 'api-1', termination: 'ok', user: 'bob' },
+      'COVERING INDEX records_ts (kind=?)',
+    ],
+    [{ requestId: 'r2' }, 'COVERING INDEX records_request_id_ts (request_id=?)'],
   ];
   for (const [filters, index] of cases) {
     const where = requestWhere(filters, null);
     const details = plan(store, streamSql(where, false, 0), where.params);
     assert.ok(
-      details.some((d) => d.includes(`INDEX ${index}`)),
+      details.some((d) => d.includes(index)),
       `${JSON.stringify(filters)}: ${details.join('; ')}`,
     );
     assert.ok(
@@ -669,6 +702,32 @@ test('time-only queries, filter queries and admin events each use an index', () 
       `${JSON.stringify(filters)}: ${details.join('; ')}`,
     );
   }
+  const events = eventWhere({ action: 'config.update', since: T0 });
+  const details = plan(store, streamSql(events, false, 0), events.params);
+  assert.ok(
+    details.some((d) => d.includes('INDEX records_ts (kind=? AND ts>?)')),
+    details.join('; '),
+  );
+  assert.ok(!details.some((d) => d.includes('TEMP B-TREE')), details.join('; '));
+  store.close();
+});
+
+test('a new store has the four version-2 indexes and none of the five that version 2 dropped', () => {
+  const store = sampleStore();
+  const db = new Database(store.file, { readonly: true });
+  const names = db
+    .prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' AND sql IS NOT NULL ORDER BY name",
+    )
+    .pluck()
+    .all();
+  db.close();
+  assert.deepEqual(names, [
+    'records_client_ip_ts',
+    'records_request_id_ts',
+    'records_status_ts',
+    'records_ts',
+  ]);
   store.close();
 });
 

@@ -6,6 +6,26 @@ import type { Anchor, Checkpoint, EventFilters, QueryFilters, StatusCount, Store
 
 type Statement = Database.Statement<unknown[], unknown>;
 
+/** Columns bound per record, and records per multi-row INSERT (13 × 32 = 416 parameters). */
+const INSERT_FIELDS = 13;
+const INSERT_ROWS = 32;
+
+function bindRow(args: unknown[], at: number, r: StoredRow): void {
+  args[at] = r.seq;
+  args[at + 1] = r.kind;
+  args[at + 2] = r.ts;
+  args[at + 3] = r.rec;
+  args[at + 4] = r.hash;
+  args[at + 5] = r.requestId;
+  args[at + 6] = r.clientIp;
+  args[at + 7] = r.status;
+  args[at + 8] = r.route;
+  args[at + 9] = r.backend;
+  args[at + 10] = r.termination;
+  args[at + 11] = r.userName;
+  args[at + 12] = r.action;
+}
+
 export interface StoreContext {
   readonly file: string;
   readonly readonly: boolean;
@@ -31,7 +51,8 @@ export class Store {
   readonly #now: () => number;
   readonly #queries: RecordQueries;
   readonly #insert: Statement;
-  readonly #insertMany: (rows: StoredRow[]) => void;
+  readonly #insertMany: Statement;
+  readonly #insertBatch: (rows: StoredRow[]) => void;
   readonly #last: Statement;
   readonly #rowsFrom: Statement;
   readonly #count: Statement;
@@ -56,31 +77,30 @@ export class Store {
     this.#now = context.now;
     this.#queries = new RecordQueries(db);
     const p = (sql: string): Statement => db.prepare(sql);
-    this.#insert = p(
+    const columns =
       'INSERT INTO records(seq, kind, ts, rec, hash, request_id, client_ip, status, route, backend, ' +
-        'termination, user_name, action) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    );
-    this.#insertMany = db.transaction((rows: StoredRow[]) => {
+      'termination, user_name, action) VALUES ';
+    const values = `(${Array(INSERT_FIELDS).fill('?').join(', ')})`;
+    this.#insert = p(columns + values);
+    this.#insertMany = p(columns + Array(INSERT_ROWS).fill(values).join(', '));
+    const many: unknown[] = new Array(INSERT_FIELDS * INSERT_ROWS);
+    const one: unknown[] = new Array(INSERT_FIELDS);
+    this.#insertBatch = db.transaction((rows: StoredRow[]) => {
       let newest = (this.#maxTs.get() as number | null) ?? Number.NEGATIVE_INFINITY;
       let lag = 0;
       for (const r of rows) {
-        this.#insert.run(
-          r.seq,
-          r.kind,
-          r.ts,
-          r.rec,
-          r.hash,
-          r.requestId,
-          r.clientIp,
-          r.status,
-          r.route,
-          r.backend,
-          r.termination,
-          r.userName,
-          r.action,
-        );
         if (r.ts > newest) newest = r.ts;
         else if (newest - r.ts > lag) lag = newest - r.ts;
+      }
+      // INSERT_ROWS rows per statement: one bind-and-step per group instead of per row
+      let i = 0;
+      for (; i + INSERT_ROWS <= rows.length; i += INSERT_ROWS) {
+        for (let k = 0; k < INSERT_ROWS; k++) bindRow(many, k * INSERT_FIELDS, rows[i + k]!);
+        this.#insertMany.run(many);
+      }
+      for (; i < rows.length; i++) {
+        bindRow(one, 0, rows[i]!);
+        this.#insert.run(one);
       }
       if (lag > this.#queries.lag()) this.#setMeta.run(LAG_KEY, String(lag));
     });
@@ -124,7 +144,7 @@ export class Store {
   /** Appends rows (already numbered and chained by the writer) in one transaction: all or none. */
   insertBatch(rows: StoredRow[]): void {
     if (rows.length === 0) return;
-    this.#write('a batch of records', () => this.#insertMany(rows));
+    this.#write('a batch of records', () => this.#insertBatch(rows));
   }
 
   /** The chain's head: the newest record, or the retention anchor when every record was pruned. */
