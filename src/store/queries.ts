@@ -6,6 +6,10 @@ import { newestSeqs } from './newest.js';
 import {
   COUNT_BY_STATUS,
   eventWhere,
+  IP_RUNS,
+  IP_THROUGH,
+  ipRunSql,
+  ipTailSql,
   ROWS_BY_SEQS,
   requestWhere,
   STATUSES_BETWEEN,
@@ -14,6 +18,14 @@ import {
 import type { EventFilters, QueryFilters, StatusCount, StoredRow } from './types.js';
 
 type Statement = Database.Statement<unknown[], unknown>;
+
+interface IpRun {
+  run: number;
+  firstSeq: number;
+  lastSeq: number;
+  minTs: number;
+  maxTs: number;
+}
 
 /** Meta key of the largest ts lag ever inserted (see newest.ts); kept by `Store.insertBatch`. */
 export const LAG_KEY = 'store.ts_lag_ms';
@@ -29,6 +41,9 @@ export class RecordQueries {
   readonly #rowsBySeqs: Statement;
   readonly #statusesBetween: Statement;
   readonly #countByStatus: Statement;
+  readonly #ipThrough: Statement;
+  readonly #ipRuns: Statement;
+  readonly #clientIpNewest: (filters: QueryFilters, address: string, limit: number) => number[];
 
   constructor(db: Database.Database) {
     this.#db = db;
@@ -36,6 +51,12 @@ export class RecordQueries {
     this.#rowsBySeqs = db.prepare(ROWS_BY_SEQS);
     this.#statusesBetween = db.prepare(STATUSES_BETWEEN).pluck();
     this.#countByStatus = db.prepare(COUNT_BY_STATUS);
+    this.#ipThrough = db.prepare(IP_THROUGH).pluck();
+    this.#ipRuns = db.prepare(IP_RUNS);
+    // one read transaction: the runs, the tail and the rows are read from the same snapshot
+    this.#clientIpNewest = db.transaction((f: QueryFilters, address: string, limit: number) =>
+      this.#byClientIp(f, address, limit),
+    );
   }
 
   /** The largest ts lag ever inserted, in ms (0 while records always came in ts order). */
@@ -50,6 +71,10 @@ export class RecordQueries {
     const where = requestWhere(filters, ip);
     const statuses = this.#statuses(filters.status);
     if (statuses !== null && statuses.length === 0) return [];
+    if (ip?.type === 'exact' && statuses === null) {
+      const seqs = this.#clientIpNewest(filters, ip.address, limit);
+      return seqs.length === 0 ? [] : (this.#rowsBySeqs.all(JSON.stringify(seqs)) as StoredRow[]);
+    }
     const arms = statuses?.length ?? 0;
     const cidr = ip?.type === 'cidr' ? ip : null;
     const stream = this.#shape(`q:${where.shape}:${arms}`, () => streamSql(where, cidr !== null, arms));
@@ -70,6 +95,39 @@ export class RecordQueries {
       throw usageError(`countByStatus needs two times in epoch ms, not ${since} and ${until}`);
     }
     return this.#countByStatus.all({ since, until }) as StatusCount[];
+  }
+
+  /**
+   * One client IP, newest first by seq, without a status filter: the tail (records after the
+   * last client-IP run) from the table, then each run that can hold a match, newest run first.
+   * Runs cover ascending, disjoint seq ranges below the tail, so the first `limit` matches in
+   * that order are the answer; reading stops there.
+   */
+  #byClientIp(filters: QueryFilters, address: string, limit: number): number[] {
+    const where = requestWhere({ ...filters, clientIp: undefined }, null);
+    const tail = this.#plucked(`ipt:${where.shape}`, () => ipTailSql(where));
+    const run = this.#plucked(`ipr:${where.shape}`, () => ipRunSql(where));
+    const since = filters.since ?? Number.NEGATIVE_INFINITY;
+    const until = filters.until ?? Number.POSITIVE_INFINITY;
+    const before = filters.beforeSeq ?? Number.POSITIVE_INFINITY;
+    const through = (this.#ipThrough.get() as number | undefined) ?? 0;
+    const seqs = tail.all(through, address, ...where.params, limit) as number[];
+    for (const r of this.#ipRuns.all() as IpRun[]) {
+      if (seqs.length >= limit) break;
+      if (r.maxTs < since || r.minTs >= until || r.firstSeq >= before) continue;
+      for (const seq of run.all(r.run, address, ...where.params, limit - seqs.length) as number[])
+        seqs.push(seq);
+    }
+    return seqs;
+  }
+
+  #plucked(key: string, sql: () => string): Statement {
+    let stmt = this.#shapes.get(key);
+    if (stmt === undefined) {
+      stmt = this.#db.prepare(sql()).pluck();
+      this.#shapes.set(key, stmt);
+    }
+    return stmt;
   }
 
   #shape(key: string, sql: () => string): Statement {

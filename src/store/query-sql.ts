@@ -144,3 +144,24 @@ export const MAX_TS = `
     SELECT max(ts) AS ts FROM records WHERE kind = 'request'
     UNION ALL SELECT max(ts) FROM records WHERE kind = 'admin'
   )`;
+
+/** The last seq in a client-IP run (0 before the first run): records after it are the tail. */
+export const IP_THROUGH = 'SELECT last_seq FROM client_ip_runs ORDER BY run DESC LIMIT 1';
+
+/** The client-IP runs, newest first. */
+export const IP_RUNS =
+  'SELECT run, first_seq AS firstSeq, last_seq AS lastSeq, min_ts AS minTs, max_ts AS maxTs FROM client_ip_runs ORDER BY run DESC';
+
+/**
+ * Seqs of one client IP's request rows matching `where`, newest first: in the tail after the
+ * last run (a rowid range of the table), or in one run (its entries, then each row by seq).
+ */
+export function ipTailSql(where: Where): string {
+  return `SELECT seq FROM records NOT INDEXED WHERE seq > ? AND client_ip = ? AND ${where.sql} ORDER BY seq DESC LIMIT ?`;
+}
+
+export function ipRunSql(where: Where): string {
+  // CROSS JOIN keeps client_ips the outer loop (SQLite does not reorder it): the run's entries
+  // newest first, each row looked up by seq
+  return `SELECT seq FROM client_ips CROSS JOIN records ON seq = rseq WHERE run = ? AND ip = ? AND ${where.sql} ORDER BY rseq DESC LIMIT ?`;
+}

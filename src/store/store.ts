@@ -1,10 +1,20 @@
 import type Database from 'better-sqlite3';
 import { positiveInt, writeError } from './errors.js';
 import { LAG_KEY, RecordQueries } from './queries.js';
-import { MAX_TS, ROW_COLUMNS } from './query-sql.js';
+import { IP_THROUGH, MAX_TS, ROW_COLUMNS } from './query-sql.js';
 import type { Anchor, Checkpoint, EventFilters, QueryFilters, StatusCount, StoredRow } from './types.js';
 
 type Statement = Database.Statement<unknown[], unknown>;
+
+/**
+ * Client IPs are indexed in runs: once this many records have been inserted after the last run,
+ * the insert's transaction appends one run, their (ip, seq) entries sorted, at the end of the
+ * `client_ips` b-tree (`run` leads its key). A run is written once, in fresh pages, however many
+ * distinct addresses it holds, where a (client_ip, ts) index had each commit rewrite one page
+ * per row. `query` seeks each run that overlaps its time range and reads the records after the
+ * last run (fewer than this many) from the table.
+ */
+export const CLIENT_IP_RUN_ROWS = 16_384;
 
 /** Columns bound per record, and records per multi-row INSERT (13 × 32 = 416 parameters). */
 const INSERT_FIELDS = 13;
@@ -53,6 +63,7 @@ export class Store {
   readonly #insert: Statement;
   readonly #insertMany: Statement;
   readonly #insertBatch: (rows: StoredRow[]) => void;
+  readonly #ipThrough: Statement;
   readonly #last: Statement;
   readonly #rowsFrom: Statement;
   readonly #count: Statement;
@@ -83,6 +94,16 @@ export class Store {
     const values = `(${Array(INSERT_FIELDS).fill('?').join(', ')})`;
     this.#insert = p(columns + values);
     this.#insertMany = p(columns + Array(INSERT_ROWS).fill(values).join(', '));
+    this.#ipThrough = p(IP_THROUGH).pluck();
+    const addRun = p(
+      'INSERT INTO client_ip_runs(run, first_seq, last_seq, min_ts, max_ts) ' +
+        'SELECT coalesce((SELECT max(run) FROM client_ip_runs), -1) + 1, min(seq), max(seq), min(ts), max(ts) ' +
+        'FROM records NOT INDEXED WHERE seq > ?',
+    );
+    const addRunEntries = p(
+      'INSERT INTO client_ips(run, ip, rseq) SELECT (SELECT max(run) FROM client_ip_runs), client_ip, seq ' +
+        "FROM records NOT INDEXED WHERE seq > ? AND kind = 'request' AND client_ip IS NOT NULL ORDER BY client_ip, seq",
+    );
     const many: unknown[] = new Array(INSERT_FIELDS * INSERT_ROWS);
     const one: unknown[] = new Array(INSERT_FIELDS);
     this.#insertBatch = db.transaction((rows: StoredRow[]) => {
@@ -103,6 +124,11 @@ export class Store {
         this.#insert.run(one);
       }
       if (lag > this.#queries.lag()) this.#setMeta.run(LAG_KEY, String(lag));
+      const through = (this.#ipThrough.get() as number | undefined) ?? 0;
+      if (rows[rows.length - 1]!.seq - through >= CLIENT_IP_RUN_ROWS) {
+        addRun.run(through);
+        addRunEntries.run(through);
+      }
     });
     this.#last = p('SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1');
     this.#rowsFrom = p(`SELECT ${ROW_COLUMNS} FROM records WHERE seq >= ? ORDER BY seq LIMIT ?`);
@@ -128,9 +154,16 @@ export class Store {
     const putAnchor = p('INSERT OR REPLACE INTO anchors(seq, hash, ts, signature) VALUES (?, ?, ?, ?)');
     const dropAnchors = p('DELETE FROM anchors WHERE seq < ?');
     const deleteUpTo = p('DELETE FROM records WHERE seq <= ?');
+    // client-IP runs go once all their records are gone (a run's entries are one key range)
+    const deleteRunEntries = p(
+      'DELETE FROM client_ips WHERE run IN (SELECT run FROM client_ip_runs WHERE last_seq <= ?)',
+    );
+    const deleteRuns = p('DELETE FROM client_ip_runs WHERE last_seq <= ?');
     this.#pruneBatch = db.transaction((a: Anchor) => {
       putAnchor.run(a.seq, a.hash, a.ts, a.signature);
       dropAnchors.run(a.seq);
+      deleteRunEntries.run(a.seq);
+      deleteRuns.run(a.seq);
       return deleteUpTo.run(a.seq).changes;
     });
     this.#meta = p('SELECT value FROM meta WHERE key = ?').pluck();
