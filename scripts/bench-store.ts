@@ -1,6 +1,8 @@
 /**
  * Benchmark of the embedded audit store (not a test):
  *   node --import tsx scripts/bench-store.ts [N] [--keep DIR]
+ * With --keep DIR the store stays in DIR; a later run with the same DIR skips the fill and only
+ * times the queries.
  * Fills a temp store with N request rows (default 10,000,000) spread over 7 days, then times
  * (median of 5, read-only connection like the CLI) `query({clientIp: hot, since: now-24h}, 100)`
  * and `countByStatus(now-24h, now)`, plus a few other filter shapes for context. The issue's
@@ -137,8 +139,8 @@ function fill(store: Store): { seconds: number; insertSeconds: number; bytes: nu
   for (let seq = 1; seq <= N; seq++) {
     // Writers sequence records in completion order, so ts rises with seq, give or take a few ms.
     const ts = Math.floor(START + seq * step - random() * 5);
-    // Request ids are random (core's newRequestId), so their index takes inserts all over.
-    const id = randomHex32();
+    // Request ids sort by time, like core's newRequestId: 12 hex digits of ms, then 20 random.
+    const id = hex(ts, 12) + randomHex32().slice(0, 20);
     const ip = client();
     const [code, term] = status();
     const route = pick(ROUTES);
@@ -190,18 +192,22 @@ function median(fn: () => unknown, runs = 5): { ms: number; result: unknown } {
 const dir = keepDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-bench-store-'));
 const file = path.join(dir, 'audit.db');
 try {
-  console.log(
-    `filling ${file} with ${N.toLocaleString('en')} request rows over 7 days (${os.cpus().length} cores)`,
-  );
-  const writer = openStore(file);
-  const { seconds, insertSeconds, bytes } = fill(writer);
-  writer.close();
-  const size = fs.statSync(file).size + (fs.existsSync(`${file}-wal`) ? fs.statSync(`${file}-wal`).size : 0);
-  console.log(
-    `fill: ${seconds.toFixed(1)} s, ${Math.round(N / seconds).toLocaleString('en')} rows/s ` +
-      `(insertBatch alone: ${Math.round(N / insertSeconds).toLocaleString('en')} rows/s), ` +
-      `rec ${Math.round(bytes / N)} B avg, store ${(size / 2 ** 30).toFixed(2)} GiB`,
-  );
+  if (fs.existsSync(file)) console.log(`reusing ${file} (no fill)`);
+  else {
+    console.log(
+      `filling ${file} with ${N.toLocaleString('en')} request rows over 7 days (${os.cpus().length} cores)`,
+    );
+    const writer = openStore(file);
+    const { seconds, insertSeconds, bytes } = fill(writer);
+    writer.close();
+    const size =
+      fs.statSync(file).size + (fs.existsSync(`${file}-wal`) ? fs.statSync(`${file}-wal`).size : 0);
+    console.log(
+      `fill: ${seconds.toFixed(1)} s, ${Math.round(N / seconds).toLocaleString('en')} rows/s ` +
+        `(insertBatch alone: ${Math.round(N / insertSeconds).toLocaleString('en')} rows/s), ` +
+        `rec ${Math.round(bytes / N)} B avg, store ${(size / 2 ** 30).toFixed(2)} GiB`,
+    );
+  }
 
   const reader = openStore(file, { readonly: true });
   const since = NOW - DAY;
@@ -241,6 +247,21 @@ try {
     rows,
   );
   time('query({user: user-7, until: now-6d}, 100)', q({ user: 'user-7', until: NOW - 6 * DAY }), rows);
+  time('query({user: user-7}, 100)', q({ user: 'user-7' }), rows);
+  time('query({backend: payments-2, since: now-24h}, 100)', q({ backend: 'payments-2', since }), rows);
+  time(
+    'query({termination: upstream_response_timeout}, 100)',
+    q({ termination: 'upstream_response_timeout' }),
+    rows,
+  );
+  time(
+    'query({requestId: (one that exists)}, 100)',
+    q({ requestId: reader.query({}, 1)[0]!.requestId! }),
+    rows,
+  );
+  // worst cases: no match anywhere, so every candidate entry is read
+  time('query({user: nobody}, 100) (reads all of records_ts)', q({ user: 'nobody' }), rows);
+  time('query({clientIp: 192.0.2.99 (never seen)}, 100)', q({ clientIp: '192.0.2.99' }), rows);
   reader.close();
 } finally {
   if (keepDir === null) fs.rmSync(dir, { recursive: true, force: true });

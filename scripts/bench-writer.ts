@@ -6,7 +6,8 @@
  * chain + commit in the writer thread); records/s from the first hand-over to the last commit.
  * --writer-only: the record lines are serialized and batched beforehand (as the pipeline hands
  * them over: 512 per message), then posted to a writer thread as fast as it takes them;
- * records/s from the first message to the acknowledgement of the last commit.
+ * records/s from the first message to the acknowledgement of the last commit. Add --jsonl to
+ * have the writer also ship every record to a jsonl sink (from memory, cursor in the store).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -33,7 +34,11 @@ audit: { max_queue: 1000000, chain: { enabled: true, checkpoint_interval: 1s } }
 const base = Date.now();
 function outcome(i: number): RequestOutcome {
   return {
-    requestId: `req-${i}`,
+    // time-ordered like core's newRequestId: 12 hex digits of ms, then 20 (here: the counter)
+    requestId:
+      Math.floor(base + i * 0.01)
+        .toString(16)
+        .padStart(12, '0') + i.toString(16).padStart(20, '0'),
     traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
     spanId: '00f067aa0ba902b7',
     startMs: base + i * 0.01,
@@ -122,7 +127,7 @@ async function writerAlone(): Promise<string> {
   const config: WriterConfig = {
     storePath: plan.audit.storePath,
     dataDir: plan.dataDir,
-    sinks: [],
+    sinks: process.argv.includes('--jsonl') ? [{ type: 'jsonl', path: path.join(dir, 'records.jsonl') }] : [],
     checkpointIntervalMs: plan.audit.chain.checkpointIntervalMs,
     retentionMs: 0,
     retryMs: 1000,

@@ -14,8 +14,9 @@ import { StoreErrorCode } from './errors.js';
  * - `records_status_ts (status, ts)` and `records_request_id_ts (request_id, ts)`, partial on
  *   `kind = 'request'`; the status index also gives the count by status and the statuses of a
  *   class in a few seeks.
- * - client IPs: `client_ips (run, ip, rseq)`, one sorted run per CLIENT_IP_RUN_ROWS records,
- *   described in `client_ip_runs`; the records after the last run are read from the table.
+ * - client IPs and user names: `run_keys (run, key, rseq)`, key `i<address>` or `u<user>`, one
+ *   sorted run per RUN_ROWS records, each described in `runs`; the records after the last run
+ *   are read from the table.
  */
 export interface Migration {
   readonly version: number;
@@ -82,12 +83,12 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     // Version 1 had one index per filter (eight): each inserted row cost eight index inserts, and
-    // the client-IP index, with many distinct keys, had each commit rewrite one of its pages per
-    // row (16 KiB for a ~40-byte entry). Version 2: one covering time index serves time-only,
-    // route, backend, termination and user queries; client IPs are indexed in runs (see
-    // CLIENT_IP_RUN_ROWS in store.ts) appended whole. Upgrading builds both from the table.
+    // the client-IP and user indexes, with many distinct keys, had each commit rewrite one of
+    // their pages per row (16 KiB for a ~40-byte entry). Version 2: one covering time index
+    // serves time-only, route, backend and termination queries; client IPs and users are indexed
+    // in runs (see RUN_ROWS in store.ts), appended whole. Upgrading builds both from the table.
     version: 2,
-    name: 'covering time index, client IP runs',
+    name: 'covering time index, key runs',
     sql: `
       DROP INDEX records_kind_ts;
       DROP INDEX records_route_ts;
@@ -97,24 +98,28 @@ export const MIGRATIONS: readonly Migration[] = [
       DROP INDEX records_client_ip_ts;
       CREATE INDEX records_ts ON records(kind, ts, route, backend, termination, user_name);
 
-      CREATE TABLE client_ip_runs (
+      CREATE TABLE runs (
         run INTEGER PRIMARY KEY,
         first_seq INTEGER NOT NULL,
         last_seq INTEGER NOT NULL,
         min_ts INTEGER NOT NULL,
         max_ts INTEGER NOT NULL
       );
-      CREATE TABLE client_ips (
+      CREATE TABLE run_keys (
         run INTEGER NOT NULL,
-        ip TEXT NOT NULL,
+        key TEXT NOT NULL,
         rseq INTEGER NOT NULL,
-        PRIMARY KEY (run, ip, rseq)
+        PRIMARY KEY (run, key, rseq)
       ) WITHOUT ROWID;
-      INSERT INTO client_ip_runs(run, first_seq, last_seq, min_ts, max_ts)
+      INSERT INTO runs(run, first_seq, last_seq, min_ts, max_ts)
         SELECT seq / 16384, min(seq), max(seq), min(ts), max(ts) FROM records GROUP BY seq / 16384;
-      INSERT INTO client_ips(run, ip, rseq)
-        SELECT seq / 16384, client_ip, seq FROM records
-        WHERE kind = 'request' AND client_ip IS NOT NULL ORDER BY 1, 2, 3;
+      INSERT INTO run_keys(run, key, rseq)
+        SELECT seq / 16384, 'i' || client_ip, seq FROM records
+          WHERE kind = 'request' AND client_ip IS NOT NULL
+        UNION ALL
+        SELECT seq / 16384, 'u' || user_name, seq FROM records
+          WHERE kind = 'request' AND user_name IS NOT NULL
+        ORDER BY 1, 2, 3;
     `,
   },
 ];

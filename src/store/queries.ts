@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { ClientIpMatch } from './client-ip.js';
 import { cidrMatches, parseClientIp } from './client-ip.js';
 import { positiveInt, usageError } from './errors.js';
 import type { StreamEntry } from './newest.js';
@@ -6,20 +7,21 @@ import { newestSeqs } from './newest.js';
 import {
   COUNT_BY_STATUS,
   eventWhere,
-  IP_RUNS,
-  IP_THROUGH,
-  ipRunSql,
-  ipTailSql,
   ROWS_BY_SEQS,
+  RUNS,
+  RUNS_THROUGH,
   requestWhere,
+  runKey,
+  runSql,
   STATUSES_BETWEEN,
   streamSql,
+  tailSql,
 } from './query-sql.js';
 import type { EventFilters, QueryFilters, StatusCount, StoredRow } from './types.js';
 
 type Statement = Database.Statement<unknown[], unknown>;
 
-interface IpRun {
+interface Run {
   run: number;
   firstSeq: number;
   lastSeq: number;
@@ -41,9 +43,9 @@ export class RecordQueries {
   readonly #rowsBySeqs: Statement;
   readonly #statusesBetween: Statement;
   readonly #countByStatus: Statement;
-  readonly #ipThrough: Statement;
-  readonly #ipRuns: Statement;
-  readonly #clientIpNewest: (filters: QueryFilters, address: string, limit: number) => number[];
+  readonly #runsThrough: Statement;
+  readonly #runs: Statement;
+  readonly #newestByKey: (filters: QueryFilters, ip: ClientIpMatch | null, limit: number) => StoredRow[];
 
   constructor(db: Database.Database) {
     this.#db = db;
@@ -51,12 +53,13 @@ export class RecordQueries {
     this.#rowsBySeqs = db.prepare(ROWS_BY_SEQS);
     this.#statusesBetween = db.prepare(STATUSES_BETWEEN).pluck();
     this.#countByStatus = db.prepare(COUNT_BY_STATUS);
-    this.#ipThrough = db.prepare(IP_THROUGH).pluck();
-    this.#ipRuns = db.prepare(IP_RUNS);
+    this.#runsThrough = db.prepare(RUNS_THROUGH).pluck();
+    this.#runs = db.prepare(RUNS);
     // one read transaction: the runs, the tail and the rows are read from the same snapshot
-    this.#clientIpNewest = db.transaction((f: QueryFilters, address: string, limit: number) =>
-      this.#byClientIp(f, address, limit),
-    );
+    this.#newestByKey = db.transaction((f: QueryFilters, ip: ClientIpMatch | null, limit: number) => {
+      const seqs = this.#byKey(f, ip, limit);
+      return seqs.length === 0 ? [] : (this.#rowsBySeqs.all(JSON.stringify(seqs)) as StoredRow[]);
+    });
   }
 
   /** The largest ts lag ever inserted, in ms (0 while records always came in ts order). */
@@ -71,10 +74,9 @@ export class RecordQueries {
     const where = requestWhere(filters, ip);
     const statuses = this.#statuses(filters.status);
     if (statuses !== null && statuses.length === 0) return [];
-    if (ip?.type === 'exact' && statuses === null) {
-      const seqs = this.#clientIpNewest(filters, ip.address, limit);
-      return seqs.length === 0 ? [] : (this.#rowsBySeqs.all(JSON.stringify(seqs)) as StoredRow[]);
-    }
+    // one client IP or one user, without a status: the key runs (a status filter reads its index)
+    if (statuses === null && (ip?.type === 'exact' || (ip === null && filters.user !== undefined)))
+      return this.#newestByKey(filters, ip, limit);
     const arms = statuses?.length ?? 0;
     const cidr = ip?.type === 'cidr' ? ip : null;
     const stream = this.#shape(`q:${where.shape}:${arms}`, () => streamSql(where, cidr !== null, arms));
@@ -98,25 +100,30 @@ export class RecordQueries {
   }
 
   /**
-   * One client IP, newest first by seq, without a status filter: the tail (records after the
-   * last client-IP run) from the table, then each run that can hold a match, newest run first.
-   * Runs cover ascending, disjoint seq ranges below the tail, so the first `limit` matches in
-   * that order are the answer; reading stops there.
+   * One client IP (else one user), newest first by seq: the tail (records after the last run)
+   * from the table, then each run that can hold a match, newest run first. Runs cover ascending,
+   * disjoint seq ranges below the tail, so the first `limit` matches in that order are the
+   * answer; reading stops there.
    */
-  #byClientIp(filters: QueryFilters, address: string, limit: number): number[] {
-    const where = requestWhere({ ...filters, clientIp: undefined }, null);
-    const tail = this.#plucked(`ipt:${where.shape}`, () => ipTailSql(where));
-    const run = this.#plucked(`ipr:${where.shape}`, () => ipRunSql(where));
+  #byKey(filters: QueryFilters, ip: ClientIpMatch | null, limit: number): number[] {
+    const key = ip?.type === 'exact' ? runKey('ip', ip.address) : runKey('user', filters.user as string);
+    const all = requestWhere(filters, ip);
+    // the run's key stands for its own filter; every other filter is checked on the row
+    const rest =
+      ip?.type === 'exact'
+        ? requestWhere({ ...filters, clientIp: undefined }, null)
+        : requestWhere({ ...filters, user: undefined }, null);
+    const tail = this.#plucked(`kt:${all.shape}`, () => tailSql(all));
+    const run = this.#plucked(`kr:${rest.shape}`, () => runSql(rest));
     const since = filters.since ?? Number.NEGATIVE_INFINITY;
     const until = filters.until ?? Number.POSITIVE_INFINITY;
     const before = filters.beforeSeq ?? Number.POSITIVE_INFINITY;
-    const through = (this.#ipThrough.get() as number | undefined) ?? 0;
-    const seqs = tail.all(through, address, ...where.params, limit) as number[];
-    for (const r of this.#ipRuns.all() as IpRun[]) {
+    const through = (this.#runsThrough.get() as number | undefined) ?? 0;
+    const seqs = tail.all(through, ...all.params, limit) as number[];
+    for (const r of this.#runs.all() as Run[]) {
       if (seqs.length >= limit) break;
       if (r.maxTs < since || r.minTs >= until || r.firstSeq >= before) continue;
-      for (const seq of run.all(r.run, address, ...where.params, limit - seqs.length) as number[])
-        seqs.push(seq);
+      for (const seq of run.all(r.run, key, ...rest.params, limit - seqs.length) as number[]) seqs.push(seq);
     }
     return seqs;
   }

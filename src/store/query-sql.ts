@@ -145,23 +145,28 @@ export const MAX_TS = `
     UNION ALL SELECT max(ts) FROM records WHERE kind = 'admin'
   )`;
 
-/** The last seq in a client-IP run (0 before the first run): records after it are the tail. */
-export const IP_THROUGH = 'SELECT last_seq FROM client_ip_runs ORDER BY run DESC LIMIT 1';
+/** The last seq in a run (none before the first run): records after it are the tail. */
+export const RUNS_THROUGH = 'SELECT last_seq FROM runs ORDER BY run DESC LIMIT 1';
 
-/** The client-IP runs, newest first. */
-export const IP_RUNS =
-  'SELECT run, first_seq AS firstSeq, last_seq AS lastSeq, min_ts AS minTs, max_ts AS maxTs FROM client_ip_runs ORDER BY run DESC';
+/** The runs, newest first. */
+export const RUNS =
+  'SELECT run, first_seq AS firstSeq, last_seq AS lastSeq, min_ts AS minTs, max_ts AS maxTs FROM runs ORDER BY run DESC';
 
-/**
- * Seqs of one client IP's request rows matching `where`, newest first: in the tail after the
- * last run (a rowid range of the table), or in one run (its entries, then each row by seq).
- */
-export function ipTailSql(where: Where): string {
-  return `SELECT seq FROM records NOT INDEXED WHERE seq > ? AND client_ip = ? AND ${where.sql} ORDER BY seq DESC LIMIT ?`;
+/** A run key: `i` + client IP, `u` + user name (the tag keeps the two apart). */
+export function runKey(type: 'ip' | 'user', value: string): string {
+  return (type === 'ip' ? 'i' : 'u') + value;
 }
 
-export function ipRunSql(where: Where): string {
-  // CROSS JOIN keeps client_ips the outer loop (SQLite does not reorder it): the run's entries
-  // newest first, each row looked up by seq
-  return `SELECT seq FROM client_ips CROSS JOIN records ON seq = rseq WHERE run = ? AND ip = ? AND ${where.sql} ORDER BY rseq DESC LIMIT ?`;
+/**
+ * Seqs of request rows matching `where`, newest first, in the tail after the last run (a rowid
+ * range of the table; `where` includes the key's own column term).
+ */
+export function tailSql(where: Where): string {
+  return `SELECT seq FROM records NOT INDEXED WHERE seq > ? AND ${where.sql} ORDER BY seq DESC LIMIT ?`;
+}
+
+/** The same in one run: its entries for one key, newest first, each row looked up by seq. */
+export function runSql(where: Where): string {
+  // CROSS JOIN keeps run_keys the outer loop (SQLite does not reorder it)
+  return `SELECT seq FROM run_keys CROSS JOIN records ON seq = rseq WHERE run = ? AND key = ? AND ${where.sql} ORDER BY rseq DESC LIMIT ?`;
 }

@@ -11,8 +11,8 @@ import { isTollgateError } from '../core/index.js';
 import { parseClientIp } from './client-ip.js';
 import type { QueryFilters, Store, StoredRow } from './index.js';
 import { openStore, SCHEMA_VERSION } from './index.js';
-import { COUNT_BY_STATUS, eventWhere, ipRunSql, ipTailSql, requestWhere, streamSql } from './query-sql.js';
-import { CLIENT_IP_RUN_ROWS } from './store.js';
+import { COUNT_BY_STATUS, eventWhere, requestWhere, runSql, streamSql, tailSql } from './query-sql.js';
+import { RUN_ROWS } from './store.js';
 
 const T0 = Date.UTC(2025, 0, 1);
 const H = 3_600_000;
@@ -136,7 +136,7 @@ test('opening a store twice applies each migration once and keeps the rows', () 
   db.close();
   assert.deepEqual(applied, [
     { version: 1, name: 'init' },
-    { version: 2, name: 'covering time index, client IP runs' },
+    { version: 2, name: 'covering time index, key runs' },
   ]);
   assert.equal(SCHEMA_VERSION, 2);
 });
@@ -640,12 +640,12 @@ function plan(store: Store, sql: string, params: unknown[]): string[] {
   }
 }
 
-test('one client IP + since: each run is a seek in client_ips, the tail a rowid range, never a scan', () => {
+test('one client IP or user + since: each run is a seek in run_keys, the tail a rowid range, never a scan', () => {
   const store = sampleStore();
   const where = requestWhere({ since: T0, route: 'api' }, null);
-  const run = plan(store, ipRunSql(where), [0, '10.0.0.1', ...where.params, 100]);
+  const run = plan(store, runSql(where), [0, 'i10.0.0.1', ...where.params, 100]);
   assert.ok(
-    run.some((d) => d.includes('SEARCH client_ips USING PRIMARY KEY (run=? AND ip=?)')),
+    run.some((d) => d.includes('SEARCH run_keys USING PRIMARY KEY (run=? AND key=?)')),
     run.join('\n'),
   );
   assert.ok(
@@ -653,7 +653,8 @@ test('one client IP + since: each run is a seek in client_ips, the tail a rowid 
     run.join('\n'),
   );
   assert.ok(!run.some((d) => /^SCAN /.test(d) || d.includes('TEMP B-TREE')), run.join('\n'));
-  const tail = plan(store, ipTailSql(where), [0, '10.0.0.1', ...where.params, 100]);
+  const all = requestWhere({ since: T0, route: 'api', user: 'bob' }, null);
+  const tail = plan(store, tailSql(all), [0, ...all.params, 100]);
   assert.ok(
     tail.some((d) => d.includes('SEARCH records USING INTEGER PRIMARY KEY (rowid>?)')),
     tail.join('\n'),
@@ -723,7 +724,7 @@ test('time-only queries, filter queries and admin events each use an index, in t
   store.close();
 });
 
-test('a new store has the version-2 indexes and client-IP run tables, none of the six version 2 dropped', () => {
+test('a new store has the version-2 indexes and run tables, none of the six indexes version 2 dropped', () => {
   const store = sampleStore();
   const db = new Database(store.file, { readonly: true });
   const names = db
@@ -733,20 +734,20 @@ test('a new store has the version-2 indexes and client-IP run tables, none of th
     .pluck()
     .all();
   const tables = db
-    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'client_ip%' ORDER BY name")
+    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'run%' ORDER BY name")
     .pluck()
     .all();
   db.close();
   assert.deepEqual(names, ['records_request_id_ts', 'records_status_ts', 'records_ts']);
-  assert.deepEqual(tables, ['client_ip_runs', 'client_ips']);
+  assert.deepEqual(tables, ['run_keys', 'runs']);
   store.close();
 });
 
-test('client-IP runs: queries over runs and the tail match a full scan, and prune drops whole runs', () => {
+test('key runs: client-IP and user queries over runs and the tail match a full scan; prune drops whole runs', () => {
   const store = openStore(path.join(tempDir(), 'audit.db'));
   const ips = ['10.0.0.1', '10.0.0.2', '192.168.1.5', '2001:db8::1', '203.0.113.7'];
   const all: StoredRow[] = [];
-  const n = CLIENT_IP_RUN_ROWS * 2 + 5000;
+  const n = RUN_ROWS * 2 + 5000;
   for (let seq = 1; seq <= n; seq += 1000) {
     const batch: StoredRow[] = [];
     for (let s = seq; s < Math.min(n + 1, seq + 1000); s++) {
@@ -758,6 +759,7 @@ test('client-IP runs: queries over runs and the tail match a full scan, and prun
           : request(s, ts, {
               clientIp: s % 7 === 0 ? '203.0.113.7' : ips[s % 4]!,
               route: s % 3 === 0 ? 'web' : 'api',
+              userName: s % 5 === 0 ? null : `user-${s % 13}`,
               status: s % 11 === 0 ? 502 : 200,
             });
       batch.push(row);
@@ -766,7 +768,7 @@ test('client-IP runs: queries over runs and the tail match a full scan, and prun
     store.insertBatch(batch);
   }
   const db = new Database(store.file, { readonly: true });
-  const runs = db.prepare('SELECT first_seq, last_seq FROM client_ip_runs ORDER BY run').raw().all();
+  const runs = db.prepare('SELECT first_seq, last_seq FROM runs ORDER BY run').raw().all();
   db.close();
   assert.equal(runs.length, 2, JSON.stringify(runs));
   const requests = all.filter((r) => r.kind === 'request');
@@ -778,15 +780,15 @@ test('client-IP runs: queries over runs and the tail match a full scan, and prun
       .slice(0, limit);
     assert.deepEqual(seqs(store.query(f, limit)), want, JSON.stringify(f));
   };
-  const mid = T0 + CLIENT_IP_RUN_ROWS * 10;
+  const mid = T0 + RUN_ROWS * 10;
   for (const limit of [1, 100, 5000, 100_000]) {
     check({ clientIp: '10.0.0.2' }, limit, (r) => r.clientIp === '10.0.0.2');
     check({ clientIp: '203.0.113.7', since: mid }, limit, (r) => r.clientIp === '203.0.113.7' && r.ts >= mid);
     check({ clientIp: '10.0.0.1', until: mid }, limit, (r) => r.clientIp === '10.0.0.1' && r.ts < mid);
     check(
-      { clientIp: '192.168.1.5', route: 'web', beforeSeq: CLIENT_IP_RUN_ROWS + 10 },
+      { clientIp: '192.168.1.5', route: 'web', beforeSeq: RUN_ROWS + 10 },
       limit,
-      (r) => r.clientIp === '192.168.1.5' && r.route === 'web' && r.seq < CLIENT_IP_RUN_ROWS + 10,
+      (r) => r.clientIp === '192.168.1.5' && r.route === 'web' && r.seq < RUN_ROWS + 10,
     );
     check(
       { clientIp: '10.0.0.1', status: { min: 502, max: 502 } },
@@ -795,18 +797,43 @@ test('client-IP runs: queries over runs and the tail match a full scan, and prun
     );
   }
   check({ clientIp: '10.9.9.9' }, 100, () => false);
+  for (const limit of [1, 100, 5000, 100_000]) {
+    check({ user: 'user-3' }, limit, (r) => r.userName === 'user-3');
+    check(
+      { user: 'user-4', since: mid, route: 'web' },
+      limit,
+      (r) => r.userName === 'user-4' && r.ts >= mid && r.route === 'web',
+    );
+    check(
+      { user: 'user-5', clientIp: '10.0.0.1' },
+      limit,
+      (r) => r.userName === 'user-5' && r.clientIp === '10.0.0.1',
+    );
+    check(
+      { user: 'user-6', clientIp: '10.0.0.0/24' },
+      limit,
+      (r) => r.userName === 'user-6' && r.clientIp!.startsWith('10.0.0.'),
+    );
+    check(
+      { user: 'user-7', until: mid, beforeSeq: RUN_ROWS * 2 },
+      limit,
+      (r) => r.userName === 'user-7' && r.ts < mid && r.seq < RUN_ROWS * 2,
+    );
+  }
+  check({ user: 'nobody' }, 100, () => false);
   // prune into the second run: the first run goes, the second stays until its last record goes
   const firstRunEnd = (runs[0] as number[])[1]!;
   const cut = all[firstRunEnd + 100]!.ts;
   const sign = () => ({ ts: T0, signature: 'sig' });
   assert.ok(store.prune(cut, 1000, sign) > firstRunEnd);
   const after = new Database(store.file, { readonly: true });
-  const left = after.prepare('SELECT count(*) FROM client_ip_runs').pluck().get();
+  const left = after.prepare('SELECT count(*) FROM runs').pluck().get();
   after.close();
   assert.equal(left, 1);
   const first = store.firstSeq()!;
   check({ clientIp: '10.0.0.2' }, 100_000, (r) => r.clientIp === '10.0.0.2' && r.seq >= first);
   check({ clientIp: '10.0.0.2', since: T0 }, 10, (r) => r.clientIp === '10.0.0.2' && r.seq >= first);
+  check({ user: 'user-3' }, 100_000, (r) => r.userName === 'user-3' && r.seq >= first);
   store.close();
 });
 

@@ -1,20 +1,20 @@
 import type Database from 'better-sqlite3';
 import { positiveInt, writeError } from './errors.js';
 import { LAG_KEY, RecordQueries } from './queries.js';
-import { IP_THROUGH, MAX_TS, ROW_COLUMNS } from './query-sql.js';
+import { MAX_TS, ROW_COLUMNS, RUNS_THROUGH } from './query-sql.js';
 import type { Anchor, Checkpoint, EventFilters, QueryFilters, StatusCount, StoredRow } from './types.js';
 
 type Statement = Database.Statement<unknown[], unknown>;
 
 /**
- * Client IPs are indexed in runs: once this many records have been inserted after the last run,
- * the insert's transaction appends one run, their (ip, seq) entries sorted, at the end of the
- * `client_ips` b-tree (`run` leads its key). A run is written once, in fresh pages, however many
- * distinct addresses it holds, where a (client_ip, ts) index had each commit rewrite one page
- * per row. `query` seeks each run that overlaps its time range and reads the records after the
- * last run (fewer than this many) from the table.
+ * Client IPs and user names are indexed in runs: once this many records have been inserted after
+ * the last run, the insert's transaction appends one run, their (key, seq) entries sorted, at the
+ * end of the `run_keys` b-tree (`run` leads its key). A run is written once, in fresh pages,
+ * however many distinct addresses and users it holds, where a (client_ip, ts) index had each
+ * commit rewrite one page per row. `query` seeks each run that overlaps its time range and reads
+ * the records after the last run (fewer than this many, plus one batch) from the table.
  */
-export const CLIENT_IP_RUN_ROWS = 16_384;
+export const RUN_ROWS = 16_384;
 
 /** Columns bound per record, and records per multi-row INSERT (13 × 32 = 416 parameters). */
 const INSERT_FIELDS = 13;
@@ -63,7 +63,7 @@ export class Store {
   readonly #insert: Statement;
   readonly #insertMany: Statement;
   readonly #insertBatch: (rows: StoredRow[]) => void;
-  readonly #ipThrough: Statement;
+  readonly #runsThrough: Statement;
   readonly #last: Statement;
   readonly #rowsFrom: Statement;
   readonly #count: Statement;
@@ -94,15 +94,18 @@ export class Store {
     const values = `(${Array(INSERT_FIELDS).fill('?').join(', ')})`;
     this.#insert = p(columns + values);
     this.#insertMany = p(columns + Array(INSERT_ROWS).fill(values).join(', '));
-    this.#ipThrough = p(IP_THROUGH).pluck();
+    this.#runsThrough = p(RUNS_THROUGH).pluck();
     const addRun = p(
-      'INSERT INTO client_ip_runs(run, first_seq, last_seq, min_ts, max_ts) ' +
-        'SELECT coalesce((SELECT max(run) FROM client_ip_runs), -1) + 1, min(seq), max(seq), min(ts), max(ts) ' +
+      'INSERT INTO runs(run, first_seq, last_seq, min_ts, max_ts) ' +
+        'SELECT coalesce((SELECT max(run) FROM runs), -1) + 1, min(seq), max(seq), min(ts), max(ts) ' +
         'FROM records NOT INDEXED WHERE seq > ?',
     );
-    const addRunEntries = p(
-      'INSERT INTO client_ips(run, ip, rseq) SELECT (SELECT max(run) FROM client_ip_runs), client_ip, seq ' +
-        "FROM records NOT INDEXED WHERE seq > ? AND kind = 'request' AND client_ip IS NOT NULL ORDER BY client_ip, seq",
+    const addRunKeys = p(
+      'INSERT INTO run_keys(run, key, rseq) ' +
+        "SELECT (SELECT max(run) FROM runs), 'i' || client_ip, seq FROM records NOT INDEXED " +
+        "WHERE seq > ? AND kind = 'request' AND client_ip IS NOT NULL " +
+        "UNION ALL SELECT (SELECT max(run) FROM runs), 'u' || user_name, seq FROM records NOT INDEXED " +
+        "WHERE seq > ? AND kind = 'request' AND user_name IS NOT NULL ORDER BY 2, 3",
     );
     const many: unknown[] = new Array(INSERT_FIELDS * INSERT_ROWS);
     const one: unknown[] = new Array(INSERT_FIELDS);
@@ -124,10 +127,10 @@ export class Store {
         this.#insert.run(one);
       }
       if (lag > this.#queries.lag()) this.#setMeta.run(LAG_KEY, String(lag));
-      const through = (this.#ipThrough.get() as number | undefined) ?? 0;
-      if (rows[rows.length - 1]!.seq - through >= CLIENT_IP_RUN_ROWS) {
+      const through = (this.#runsThrough.get() as number | undefined) ?? 0;
+      if (rows[rows.length - 1]!.seq - through >= RUN_ROWS) {
         addRun.run(through);
-        addRunEntries.run(through);
+        addRunKeys.run(through, through);
       }
     });
     this.#last = p('SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1');
@@ -154,15 +157,13 @@ export class Store {
     const putAnchor = p('INSERT OR REPLACE INTO anchors(seq, hash, ts, signature) VALUES (?, ?, ?, ?)');
     const dropAnchors = p('DELETE FROM anchors WHERE seq < ?');
     const deleteUpTo = p('DELETE FROM records WHERE seq <= ?');
-    // client-IP runs go once all their records are gone (a run's entries are one key range)
-    const deleteRunEntries = p(
-      'DELETE FROM client_ips WHERE run IN (SELECT run FROM client_ip_runs WHERE last_seq <= ?)',
-    );
-    const deleteRuns = p('DELETE FROM client_ip_runs WHERE last_seq <= ?');
+    // a run goes once all its records are gone (its keys are one range of run_keys)
+    const deleteRunKeys = p('DELETE FROM run_keys WHERE run IN (SELECT run FROM runs WHERE last_seq <= ?)');
+    const deleteRuns = p('DELETE FROM runs WHERE last_seq <= ?');
     this.#pruneBatch = db.transaction((a: Anchor) => {
       putAnchor.run(a.seq, a.hash, a.ts, a.signature);
       dropAnchors.run(a.seq);
-      deleteRunEntries.run(a.seq);
+      deleteRunKeys.run(a.seq);
       deleteRuns.run(a.seq);
       return deleteUpTo.run(a.seq).changes;
     });

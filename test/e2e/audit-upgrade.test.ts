@@ -146,13 +146,12 @@ describe('upgrading a version-1 store', () => {
       db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all(),
       [1, 2],
     );
-    // the client IPs of the existing records are in runs already: nothing is left to the tail
-    assert.deepEqual(db.prepare('SELECT run, first_seq, last_seq FROM client_ip_runs').raw().all(), [
-      [0, 1, 250],
-    ]);
+    // the client IPs and users of the existing records are in runs already: nothing is left to the tail
+    assert.deepEqual(db.prepare('SELECT run, first_seq, last_seq FROM runs').raw().all(), [[0, 1, 250]]);
     assert.equal(
-      db.prepare('SELECT count(*) FROM client_ips').pluck().get(),
-      rows.filter((r) => r.kind === 'request').length,
+      db.prepare('SELECT count(*) FROM run_keys').pluck().get(),
+      rows.filter((r) => r.kind === 'request').length +
+        rows.filter((r) => r.kind === 'request' && r.userName !== null).length,
     );
     db.close();
 
