@@ -242,6 +242,16 @@ try {
   time('query({status: 5xx, since: now-24h}, 100)', q({ status: { min: 500, max: 599 }, since }), rows);
   time('query({since: now-24h}, 100)', q({ since }), rows);
   time(
+    `query({clientIp: '${HOT[0]}', status: 5xx, since: now-24h}, 100)`,
+    q({ clientIp: HOT[0]!, status: { min: 500, max: 599 }, since }),
+    rows,
+  );
+  time(
+    `query({clientIp: '${CLIENTS[0]}' (cold), status: 200}, 100)`,
+    q({ clientIp: CLIENTS[0]!, status: { min: 200, max: 200 } }),
+    rows,
+  );
+  time(
     'query({route: payments, backend: payments-2, status: 502}, 100)',
     q({ route: 'payments', backend: 'payments-2', status: { min: 502, max: 502 } }),
     rows,

@@ -16,6 +16,7 @@ import {
   STATUSES_BETWEEN,
   streamSql,
   tailSql,
+  withStatus,
 } from './query-sql.js';
 import type { EventFilters, QueryFilters, StatusCount, StoredRow } from './types.js';
 
@@ -74,8 +75,9 @@ export class RecordQueries {
     const where = requestWhere(filters, ip);
     const statuses = this.#statuses(filters.status);
     if (statuses !== null && statuses.length === 0) return [];
-    // one client IP or one user, without a status: the key runs (a status filter reads its index)
-    if (statuses === null && (ip?.type === 'exact' || (ip === null && filters.user !== undefined)))
+    // one client IP (the status, if any, checked on its rows: an address is rarer than a status),
+    // or one user without a status: the key runs; else the indexes, in time order
+    if (ip?.type === 'exact' || (ip === null && statuses === null && filters.user !== undefined))
       return this.#newestByKey(filters, ip, limit);
     const arms = statuses?.length ?? 0;
     const cidr = ip?.type === 'cidr' ? ip : null;
@@ -107,12 +109,14 @@ export class RecordQueries {
    */
   #byKey(filters: QueryFilters, ip: ClientIpMatch | null, limit: number): number[] {
     const key = ip?.type === 'exact' ? runKey('ip', ip.address) : runKey('user', filters.user as string);
-    const all = requestWhere(filters, ip);
+    const all = withStatus(requestWhere(filters, ip), filters.status);
     // the run's key stands for its own filter; every other filter is checked on the row
-    const rest =
+    const rest = withStatus(
       ip?.type === 'exact'
         ? requestWhere({ ...filters, clientIp: undefined }, null)
-        : requestWhere({ ...filters, user: undefined }, null);
+        : requestWhere({ ...filters, user: undefined }, null),
+      filters.status,
+    );
     const tail = this.#plucked(`kt:${all.shape}`, () => tailSql(all));
     const run = this.#plucked(`kr:${rest.shape}`, () => runSql(rest));
     const since = filters.since ?? Number.NEGATIVE_INFINITY;

@@ -152,6 +152,16 @@ export const RUNS_THROUGH = 'SELECT last_seq FROM runs ORDER BY run DESC LIMIT 1
 export const RUNS =
   'SELECT run, first_seq AS firstSeq, last_seq AS lastSeq, min_ts AS minTs, max_ts AS maxTs FROM runs ORDER BY run DESC';
 
+/** `where` narrowed to a status range (checked on the row; `query` validated the range). */
+export function withStatus(where: Where, status: { min: number; max: number } | undefined): Where {
+  if (status === undefined) return where;
+  return {
+    shape: `${where.shape},status..`,
+    sql: `${where.sql} AND status >= ? AND status <= ?`,
+    params: [...where.params, status.min, status.max],
+  };
+}
+
 /** A run key: `i` + client IP, `u` + user name (the tag keeps the two apart). */
 export function runKey(type: 'ip' | 'user', value: string): string {
   return (type === 'ip' ? 'i' : 'u') + value;

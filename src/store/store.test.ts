@@ -795,6 +795,16 @@ test('key runs: client-IP and user queries over runs and the tail match a full s
       limit,
       (r) => r.clientIp === '10.0.0.1' && r.status === 502,
     );
+    check(
+      { clientIp: '203.0.113.7', status: { min: 500, max: 599 }, since: mid },
+      limit,
+      (r) => r.clientIp === '203.0.113.7' && r.status === 502 && r.ts >= mid,
+    );
+    check(
+      { clientIp: '10.0.0.2', status: { min: 200, max: 299 }, user: 'user-2' },
+      limit,
+      (r) => r.clientIp === '10.0.0.2' && r.status === 200 && r.userName === 'user-2',
+    );
   }
   check({ clientIp: '10.9.9.9' }, 100, () => false);
   for (const limit of [1, 100, 5000, 100_000]) {
