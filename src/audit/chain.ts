@@ -1,5 +1,12 @@
 import type { KeyObject } from 'node:crypto';
-import { createHash, createPrivateKey, createPublicKey, sign, verify as verifySignature } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  hash,
+  sign,
+  verify as verifySignature,
+} from 'node:crypto';
 
 /**
  * The tamper-evident chain: `hash_n = SHA-256(hash_{n-1} ‖ canonical(record_n))`, from a genesis
@@ -23,7 +30,18 @@ export function withHash(canonical: string, hash: string): string {
   return `${canonical.slice(0, canonical.length - tail.length)}"hash":"${hash}"}}}`;
 }
 
+/** The bytes hashed for one link, reused: previous hash (32 bytes) then the record's UTF-8. */
+let scratch = Buffer.allocUnsafe(16 * 1024);
+
 export function chainHash(previous: string, canonical: string): string {
+  // One-shot hash over one buffer: ~2× cheaper per record than a Hash object fed twice.
+  const need = 32 + canonical.length * 3; // UTF-8 takes at most 3 bytes per UTF-16 unit
+  if (scratch.length < need) scratch = Buffer.allocUnsafe(Math.max(need, scratch.length * 2));
+  if (previous.length === 64 && scratch.write(previous, 0, 'hex') === 32) {
+    const n = scratch.write(canonical, 32, 'utf8');
+    return hash('sha256', scratch.subarray(0, 32 + n), 'hex');
+  }
+  // not 64 hex digits (a damaged anchor or row): hash exactly what Node's hex decoding yields
   return createHash('sha256').update(previous, 'hex').update(canonical, 'utf8').digest('hex');
 }
 

@@ -148,8 +148,19 @@ export class ListenerRuntime {
       });
   }
 
-  /** Stops accepting; idle keep-alive connections are closed, busy ones finish their request. */
+  /** Set by stopAccepting: every response from now on closes its connection. */
+  draining = false;
+
+  /**
+   * Stops accepting; idle keep-alive connections are closed now, busy ones after the response
+   * they are sending, and requests that still arrive on them are answered with `Connection: close`.
+   */
   stopAccepting(): Promise<void> {
+    this.draining = true;
+    for (const s of this.#sockets) {
+      const res = (s as Socket & { _httpMessage?: { shouldKeepAlive: boolean } })._httpMessage;
+      if (res !== undefined && res !== null) res.shouldKeepAlive = false;
+    }
     return new Promise((resolve) => {
       this.server.close(() => resolve());
       this.server.closeIdleConnections();

@@ -53,6 +53,9 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 /** Entry point: node's 'request' event for a listener. */
 export function handleRequest(listener: ListenerRuntime, req: IncomingMessage, res: ServerResponse): void {
   const services = listener.services;
+  // draining: answer this request, then close the connection (Connection: close), so keep-alive
+  // clients move to another instance instead of holding the drain open
+  if (listener.draining) res.shouldKeepAlive = false;
   const ctx = new ProxyContext(
     listener,
     services.current(),

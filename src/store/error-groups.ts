@@ -25,13 +25,14 @@ const FAILED_CODES = TERMINATIONS.filter((t) => t !== 'ok')
 const BACKEND = "coalesce(backend, json_extract(rec, '$.tollgate.attempts[#-1].backend'))";
 
 /**
- * A failed request ended in any termination but `ok`, or passed a backend's 5xx through. Both
- * arms read only failed rows from the (termination, ts) and (status, ts) indexes, so the cost is
- * the number of failures in the range, not of requests.
+ * A failed request ended in any termination but `ok`, or passed a backend's 5xx through. The first
+ * arm scans the time range in the covering (kind, ts, route, backend, termination, user_name)
+ * index, checking the termination from the index alone; the second reads only 5xx rows from the
+ * (status, ts) index.
  */
 const FAILED = `
   failed AS (
-    SELECT seq, ts, route, ${BACKEND} AS backend, termination, status, request_id FROM records INDEXED BY records_termination_ts
+    SELECT seq, ts, route, ${BACKEND} AS backend, termination, status, request_id FROM records INDEXED BY records_ts
      WHERE kind = 'request' AND termination IN (${FAILED_CODES})
        AND ts >= @since AND ts < @until
     UNION ALL

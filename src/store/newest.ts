@@ -1,8 +1,9 @@
 /**
  * The newest `limit` matches by seq, read from an index in time order.
  *
- * Every filter index ends in `ts` (and SQLite appends the rowid, `seq`), so SQLite hands out the
- * matches of a filter + time range newest-first by `ts` without sorting them. `query` promises
+ * Every index reads a filter + time range in `ts` order (records_ts has `ts` right after `kind`;
+ * the others end in `ts`), so SQLite hands out the matches newest-first by `ts` without sorting
+ * them; the order of equal times does not matter here. `query` promises
  * newest-first by `seq`, and `ts` only nearly follows `seq` (records are numbered as they reach
  * the writer, a few ms after their `event.end`). The store bounds how far that can go: `lag` is
  * the largest amount by which a record's ts was ever behind the newest ts already stored when it
@@ -67,7 +68,7 @@ class SeqHeap {
 
 /**
  * The `limit` highest seqs among the entries `accept` takes, highest first, from a stream ordered
- * by ts descending (then seq descending). Stops reading as soon as no later entry can qualify.
+ * by ts descending (equal times in any order). Stops reading as soon as no later entry can qualify.
  */
 export function newestSeqs(
   stream: Iterable<StreamEntry>,

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { ClientIpMatch } from './client-ip.js';
 import { cidrMatches, parseClientIp } from './client-ip.js';
 import { positiveInt, usageError } from './errors.js';
 import type { StreamEntry } from './newest.js';
@@ -7,13 +8,27 @@ import {
   COUNT_BY_STATUS,
   eventWhere,
   ROWS_BY_SEQS,
+  RUNS,
+  RUNS_THROUGH,
   requestWhere,
+  runKey,
+  runSql,
   STATUSES_BETWEEN,
   streamSql,
+  tailSql,
+  withStatus,
 } from './query-sql.js';
 import type { EventFilters, QueryFilters, StatusCount, StoredRow } from './types.js';
 
 type Statement = Database.Statement<unknown[], unknown>;
+
+interface Run {
+  run: number;
+  firstSeq: number;
+  lastSeq: number;
+  minTs: number;
+  maxTs: number;
+}
 
 /** Meta key of the largest ts lag ever inserted (see newest.ts); kept by `Store.insertBatch`. */
 export const LAG_KEY = 'store.ts_lag_ms';
@@ -29,6 +44,9 @@ export class RecordQueries {
   readonly #rowsBySeqs: Statement;
   readonly #statusesBetween: Statement;
   readonly #countByStatus: Statement;
+  readonly #runsThrough: Statement;
+  readonly #runs: Statement;
+  readonly #newestByKey: (filters: QueryFilters, ip: ClientIpMatch | null, limit: number) => StoredRow[];
 
   constructor(db: Database.Database) {
     this.#db = db;
@@ -36,6 +54,13 @@ export class RecordQueries {
     this.#rowsBySeqs = db.prepare(ROWS_BY_SEQS);
     this.#statusesBetween = db.prepare(STATUSES_BETWEEN).pluck();
     this.#countByStatus = db.prepare(COUNT_BY_STATUS);
+    this.#runsThrough = db.prepare(RUNS_THROUGH).pluck();
+    this.#runs = db.prepare(RUNS);
+    // one read transaction: the runs, the tail and the rows are read from the same snapshot
+    this.#newestByKey = db.transaction((f: QueryFilters, ip: ClientIpMatch | null, limit: number) => {
+      const seqs = this.#byKey(f, ip, limit);
+      return seqs.length === 0 ? [] : (this.#rowsBySeqs.all(JSON.stringify(seqs)) as StoredRow[]);
+    });
   }
 
   /** The largest ts lag ever inserted, in ms (0 while records always came in ts order). */
@@ -50,6 +75,10 @@ export class RecordQueries {
     const where = requestWhere(filters, ip);
     const statuses = this.#statuses(filters.status);
     if (statuses !== null && statuses.length === 0) return [];
+    // one client IP (the status, if any, checked on its rows: an address is rarer than a status),
+    // or one user without a status: the key runs; else the indexes, in time order
+    if (ip?.type === 'exact' || (ip === null && statuses === null && filters.user !== undefined))
+      return this.#newestByKey(filters, ip, limit);
     const arms = statuses?.length ?? 0;
     const cidr = ip?.type === 'cidr' ? ip : null;
     const stream = this.#shape(`q:${where.shape}:${arms}`, () => streamSql(where, cidr !== null, arms));
@@ -70,6 +99,46 @@ export class RecordQueries {
       throw usageError(`countByStatus needs two times in epoch ms, not ${since} and ${until}`);
     }
     return this.#countByStatus.all({ since, until }) as StatusCount[];
+  }
+
+  /**
+   * One client IP (else one user), newest first by seq: the tail (records after the last run)
+   * from the table, then each run that can hold a match, newest run first. Runs cover ascending,
+   * disjoint seq ranges below the tail, so the first `limit` matches in that order are the
+   * answer; reading stops there.
+   */
+  #byKey(filters: QueryFilters, ip: ClientIpMatch | null, limit: number): number[] {
+    const key = ip?.type === 'exact' ? runKey('ip', ip.address) : runKey('user', filters.user as string);
+    const all = withStatus(requestWhere(filters, ip), filters.status);
+    // the run's key stands for its own filter; every other filter is checked on the row
+    const rest = withStatus(
+      ip?.type === 'exact'
+        ? requestWhere({ ...filters, clientIp: undefined }, null)
+        : requestWhere({ ...filters, user: undefined }, null),
+      filters.status,
+    );
+    const tail = this.#plucked(`kt:${all.shape}`, () => tailSql(all));
+    const run = this.#plucked(`kr:${rest.shape}`, () => runSql(rest));
+    const since = filters.since ?? Number.NEGATIVE_INFINITY;
+    const until = filters.until ?? Number.POSITIVE_INFINITY;
+    const before = filters.beforeSeq ?? Number.POSITIVE_INFINITY;
+    const through = (this.#runsThrough.get() as number | undefined) ?? 0;
+    const seqs = tail.all(through, ...all.params, limit) as number[];
+    for (const r of this.#runs.all() as Run[]) {
+      if (seqs.length >= limit) break;
+      if (r.maxTs < since || r.minTs >= until || r.firstSeq >= before) continue;
+      for (const seq of run.all(r.run, key, ...rest.params, limit - seqs.length) as number[]) seqs.push(seq);
+    }
+    return seqs;
+  }
+
+  #plucked(key: string, sql: () => string): Statement {
+    let stmt = this.#shapes.get(key);
+    if (stmt === undefined) {
+      stmt = this.#db.prepare(sql()).pluck();
+      this.#shapes.set(key, stmt);
+    }
+    return stmt;
   }
 
   #shape(key: string, sql: () => string): Statement {

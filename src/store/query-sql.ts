@@ -6,8 +6,9 @@ import type { EventFilters, QueryFilters } from './types.js';
  * SQL for `query`, `events` and `countByStatus`. A WHERE clause's text depends only on which
  * filters are set (its `shape`), so the store prepares each shape once and reuses it.
  * `kind = '…'` is written as a literal: the filter indexes are partial on `kind = 'request'` and
- * SQLite uses them only when it can see that term. Matches are streamed `ORDER BY ts DESC, seq
- * DESC`, the order of every (filter, ts) index, so SQLite never sorts them (see newest.ts).
+ * SQLite uses them only when it can see that term. Matches are streamed `ORDER BY ts DESC`, the
+ * order of every index (each ends in `ts`), so SQLite never sorts them (see newest.ts, which
+ * needs time order only, not the seq order of equal times).
  */
 export const ROW_COLUMNS =
   'seq, kind, ts, rec, hash, request_id AS requestId, client_ip AS clientIp, status, route, backend, ' +
@@ -112,7 +113,7 @@ export function eventWhere(filters: EventFilters): Where {
 export function streamSql(where: Where, withClientIp: boolean, statuses: number): string {
   const head = `SELECT seq, ts${withClientIp ? ', client_ip' : ''} FROM records WHERE ${where.sql}`;
   const arms = statuses === 0 ? [head] : Array.from({ length: statuses }, () => `${head} AND status = ?`);
-  return `${arms.join(' UNION ALL ')} ORDER BY ts DESC, seq DESC`;
+  return `${arms.join(' UNION ALL ')} ORDER BY ts DESC`;
 }
 
 /** Rows by a JSON array of seqs, newest first. */
@@ -149,9 +150,45 @@ export const COUNT_BY_STATUS = `
     FROM codes WHERE codes.status IS NOT NULL
   ) WHERE count > 0 ORDER BY status`;
 
-/** The newest ts stored (of any kind), from the (kind, ts) index. */
+/** The newest ts stored (of any kind), from the records_ts index (kind, ts, …). */
 export const MAX_TS = `
   SELECT max(ts) FROM (
     SELECT max(ts) AS ts FROM records WHERE kind = 'request'
     UNION ALL SELECT max(ts) FROM records WHERE kind = 'admin'
   )`;
+
+/** The last seq in a run (none before the first run): records after it are the tail. */
+export const RUNS_THROUGH = 'SELECT last_seq FROM runs ORDER BY run DESC LIMIT 1';
+
+/** The runs, newest first. */
+export const RUNS =
+  'SELECT run, first_seq AS firstSeq, last_seq AS lastSeq, min_ts AS minTs, max_ts AS maxTs FROM runs ORDER BY run DESC';
+
+/** `where` narrowed to a status range (checked on the row; `query` validated the range). */
+export function withStatus(where: Where, status: { min: number; max: number } | undefined): Where {
+  if (status === undefined) return where;
+  return {
+    shape: `${where.shape},status..`,
+    sql: `${where.sql} AND status >= ? AND status <= ?`,
+    params: [...where.params, status.min, status.max],
+  };
+}
+
+/** A run key: `i` + client IP, `u` + user name (the tag keeps the two apart). */
+export function runKey(type: 'ip' | 'user', value: string): string {
+  return (type === 'ip' ? 'i' : 'u') + value;
+}
+
+/**
+ * Seqs of request rows matching `where`, newest first, in the tail after the last run (a rowid
+ * range of the table; `where` includes the key's own column term).
+ */
+export function tailSql(where: Where): string {
+  return `SELECT seq FROM records NOT INDEXED WHERE seq > ? AND ${where.sql} ORDER BY seq DESC LIMIT ?`;
+}
+
+/** The same in one run: its entries for one key, newest first, each row looked up by seq. */
+export function runSql(where: Where): string {
+  // CROSS JOIN keeps run_keys the outer loop (SQLite does not reorder it)
+  return `SELECT seq FROM run_keys CROSS JOIN records ON seq = rseq WHERE run = ? AND key = ? AND ${where.sql} ORDER BY rseq DESC LIMIT ?`;
+}

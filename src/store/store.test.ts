@@ -11,7 +11,8 @@ import { isTollgateError } from '../core/index.js';
 import { parseClientIp } from './client-ip.js';
 import type { QueryFilters, Store, StoredRow } from './index.js';
 import { openStore, SCHEMA_VERSION } from './index.js';
-import { COUNT_BY_STATUS, requestWhere, streamSql } from './query-sql.js';
+import { COUNT_BY_STATUS, eventWhere, requestWhere, runSql, streamSql, tailSql } from './query-sql.js';
+import { RUN_ROWS } from './store.js';
 
 const T0 = Date.UTC(2025, 0, 1);
 const H = 3_600_000;
@@ -136,8 +137,9 @@ test('opening a store twice applies each migration once and keeps the rows', () 
   assert.deepEqual(applied, [
     { version: 1, name: 'init' },
     { version: 2, name: 'tokens' },
+    { version: 3, name: 'covering time index, key runs' },
   ]);
-  assert.equal(SCHEMA_VERSION, 2);
+  assert.equal(SCHEMA_VERSION, 3);
 });
 
 test('the writer creates the folder, keeps the files private and runs in WAL mode', () => {
@@ -189,6 +191,22 @@ test('insertBatch and rowsFrom round-trip every field, ascending', () => {
   store.close();
 });
 
+test('a large batch (several multi-row statements and a remainder) round-trips every row, in order', () => {
+  const store = openStore(path.join(tempDir(), 'audit.db'));
+  const rows = Array.from({ length: 101 }, (_, i) =>
+    i % 10 === 9
+      ? admin(i + 1, T0 + i, `user-${i}`, 'config.update')
+      : request(i + 1, T0 + i, { userName: i % 3 === 0 ? null : `u${i}`, status: 200 + (i % 5) }),
+  );
+  store.insertBatch(rows);
+  assert.deepEqual(store.rowsFrom(1, 1000), rows);
+  assert.deepEqual(
+    seqs(store.query({ status: { min: 203, max: 203 } }, 1000)),
+    [99, 94, 89, 84, 79, 74, 69, 64, 59, 54, 49, 44, 39, 34, 29, 24, 19, 14, 9, 4],
+  );
+  store.close();
+});
+
 test('an empty store has no last record, no first seq and counts 0', () => {
   const store = openStore(path.join(tempDir(), 'audit.db'));
   assert.equal(store.last(), null);
@@ -210,6 +228,14 @@ test('a batch the store refuses is not stored at all (TG_ERR_STORE_WRITE, not re
   );
   assert.equal(store.count(), 10);
   assert.equal(store.last()?.seq, 10);
+  // the same inside a multi-row statement: the whole batch is refused, including the rows before
+  const big = Array.from({ length: 70 }, (_, i) => request(11 + i, T0 + i));
+  big[40] = request(3, T0);
+  assert.throws(
+    () => store.insertBatch(big),
+    (err: unknown) => isTollgateError(err) && err.code === 'TG_ERR_STORE_WRITE',
+  );
+  assert.equal(store.count(), 10);
   store.close();
 });
 
@@ -615,15 +641,26 @@ function plan(store: Store, sql: string, params: unknown[]): string[] {
   }
 }
 
-test('client_ip + since is read from the (client_ip, ts) index, newest first, without a sort', () => {
+test('one client IP or user + since: each run is a seek in run_keys, the tail a rowid range, never a scan', () => {
   const store = sampleStore();
-  const where = requestWhere({ clientIp: '10.0.0.1', since: T0 }, parseClientIp('10.0.0.1'));
-  const details = plan(store, streamSql(where, false, 0), where.params);
+  const where = requestWhere({ since: T0, route: 'api' }, null);
+  const run = plan(store, runSql(where), [0, 'i10.0.0.1', ...where.params, 100]);
   assert.ok(
-    details.some((d) => d.includes('USING COVERING INDEX records_client_ip_ts (client_ip=? AND ts>?)')),
-    details.join('\n'),
+    run.some((d) => d.includes('SEARCH run_keys USING PRIMARY KEY (run=? AND key=?)')),
+    run.join('\n'),
   );
-  assert.ok(!details.some((d) => /^SCAN records\b/.test(d) || d.includes('TEMP B-TREE')), details.join('\n'));
+  assert.ok(
+    run.some((d) => d.includes('SEARCH records USING INTEGER PRIMARY KEY (rowid=?)')),
+    run.join('\n'),
+  );
+  assert.ok(!run.some((d) => /^SCAN /.test(d) || d.includes('TEMP B-TREE')), run.join('\n'));
+  const all = requestWhere({ since: T0, route: 'api', user: 'bob' }, null);
+  const tail = plan(store, tailSql(all), [0, ...all.params, 100]);
+  assert.ok(
+    tail.some((d) => d.includes('SEARCH records USING INTEGER PRIMARY KEY (rowid>?)')),
+    tail.join('\n'),
+  );
+  assert.ok(!tail.some((d) => d.includes('TEMP B-TREE')), tail.join('\n'));
   store.close();
 });
 
@@ -649,22 +686,28 @@ test('a status class + since merges one (status, ts) index range per status, nev
   store.close();
 });
 
-test('time-only queries, filter queries and admin events each use an index', () => {
+test('time-only queries, filter queries and admin events each use an index, in time order', () => {
   const store = sampleStore();
+  // route, backend, termination and user are read from the covering records_ts index: checked
+  // on its entries while the time range is read newest first, without touching the table
   const cases: [QueryFilters, string][] = [
-    [{}, 'records_kind_ts'],
-    [{ since: T0, until: T0 + H }, 'records_kind_ts'],
-    [{ user: 'bob', since: T0 }, 'records_user_name_ts'],
-    [{ route: 'api', since: T0 }, 'records_route_ts'],
-    [{ backend: 'api-1', since: T0 }, 'records_backend_ts'],
-    [{ termination: 'ok', since: T0 }, 'records_termination_ts'],
-    [{ requestId: 'r2' }, 'records_request_id_ts'],
+    [{}, 'COVERING INDEX records_ts (kind=?)'],
+    [{ since: T0, until: T0 + H }, 'COVERING INDEX records_ts (kind=? AND ts>? AND ts<?)'],
+    [{ user: 'bob', since: T0 }, 'COVERING INDEX records_ts (kind=? AND ts>?)'],
+    [{ route: 'api', since: T0 }, 'COVERING INDEX records_ts (kind=? AND ts>?)'],
+    [{ backend: 'api-1', since: T0 }, 'COVERING INDEX records_ts (kind=? AND ts>?)'],
+    [{ termination: 'ok', since: T0 }, 'COVERING INDEX records_ts (kind=? AND ts>?)'],
+    [
+      { route: 'api', backend: 'api-1', termination: 'ok', user: 'bob' },
+      'COVERING INDEX records_ts (kind=?)',
+    ],
+    [{ requestId: 'r2' }, 'COVERING INDEX records_request_id_ts (request_id=?)'],
   ];
   for (const [filters, index] of cases) {
     const where = requestWhere(filters, null);
     const details = plan(store, streamSql(where, false, 0), where.params);
     assert.ok(
-      details.some((d) => d.includes(`INDEX ${index}`)),
+      details.some((d) => d.includes(index)),
       `${JSON.stringify(filters)}: ${details.join('; ')}`,
     );
     assert.ok(
@@ -672,6 +715,136 @@ test('time-only queries, filter queries and admin events each use an index', () 
       `${JSON.stringify(filters)}: ${details.join('; ')}`,
     );
   }
+  const events = eventWhere({ action: 'config.update', since: T0 });
+  const details = plan(store, streamSql(events, false, 0), events.params);
+  assert.ok(
+    details.some((d) => d.includes('INDEX records_ts (kind=? AND ts>?)')),
+    details.join('; '),
+  );
+  assert.ok(!details.some((d) => d.includes('TEMP B-TREE')), details.join('; '));
+  store.close();
+});
+
+test('a new store has the version-2 indexes and run tables, none of the six indexes version 2 dropped', () => {
+  const store = sampleStore();
+  const db = new Database(store.file, { readonly: true });
+  const names = db
+    .prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' AND sql IS NOT NULL ORDER BY name",
+    )
+    .pluck()
+    .all();
+  const tables = db
+    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'run%' ORDER BY name")
+    .pluck()
+    .all();
+  db.close();
+  assert.deepEqual(names, ['records_request_id_ts', 'records_status_ts', 'records_ts']);
+  assert.deepEqual(tables, ['run_keys', 'runs']);
+  store.close();
+});
+
+test('key runs: client-IP and user queries over runs and the tail match a full scan; prune drops whole runs', () => {
+  const store = openStore(path.join(tempDir(), 'audit.db'));
+  const ips = ['10.0.0.1', '10.0.0.2', '192.168.1.5', '2001:db8::1', '203.0.113.7'];
+  const all: StoredRow[] = [];
+  const n = RUN_ROWS * 2 + 5000;
+  for (let seq = 1; seq <= n; seq += 1000) {
+    const batch: StoredRow[] = [];
+    for (let s = seq; s < Math.min(n + 1, seq + 1000); s++) {
+      // ts runs a little behind seq now and then, as records do
+      const ts = T0 + s * 10 - (s % 97 === 0 ? 25 : 0);
+      const row =
+        s % 500 === 0
+          ? admin(s, ts, 'alice', 'config.update')
+          : request(s, ts, {
+              clientIp: s % 7 === 0 ? '203.0.113.7' : ips[s % 4]!,
+              route: s % 3 === 0 ? 'web' : 'api',
+              userName: s % 5 === 0 ? null : `user-${s % 13}`,
+              status: s % 11 === 0 ? 502 : 200,
+            });
+      batch.push(row);
+      all.push(row);
+    }
+    store.insertBatch(batch);
+  }
+  const db = new Database(store.file, { readonly: true });
+  const runs = db.prepare('SELECT first_seq, last_seq FROM runs ORDER BY run').raw().all();
+  db.close();
+  assert.equal(runs.length, 2, JSON.stringify(runs));
+  const requests = all.filter((r) => r.kind === 'request');
+  const check = (f: QueryFilters, limit: number, pred: (r: StoredRow) => boolean) => {
+    const want = requests
+      .filter(pred)
+      .map((r) => r.seq)
+      .reverse()
+      .slice(0, limit);
+    assert.deepEqual(seqs(store.query(f, limit)), want, JSON.stringify(f));
+  };
+  const mid = T0 + RUN_ROWS * 10;
+  for (const limit of [1, 100, 5000, 100_000]) {
+    check({ clientIp: '10.0.0.2' }, limit, (r) => r.clientIp === '10.0.0.2');
+    check({ clientIp: '203.0.113.7', since: mid }, limit, (r) => r.clientIp === '203.0.113.7' && r.ts >= mid);
+    check({ clientIp: '10.0.0.1', until: mid }, limit, (r) => r.clientIp === '10.0.0.1' && r.ts < mid);
+    check(
+      { clientIp: '192.168.1.5', route: 'web', beforeSeq: RUN_ROWS + 10 },
+      limit,
+      (r) => r.clientIp === '192.168.1.5' && r.route === 'web' && r.seq < RUN_ROWS + 10,
+    );
+    check(
+      { clientIp: '10.0.0.1', status: { min: 502, max: 502 } },
+      limit,
+      (r) => r.clientIp === '10.0.0.1' && r.status === 502,
+    );
+    check(
+      { clientIp: '203.0.113.7', status: { min: 500, max: 599 }, since: mid },
+      limit,
+      (r) => r.clientIp === '203.0.113.7' && r.status === 502 && r.ts >= mid,
+    );
+    check(
+      { clientIp: '10.0.0.2', status: { min: 200, max: 299 }, user: 'user-2' },
+      limit,
+      (r) => r.clientIp === '10.0.0.2' && r.status === 200 && r.userName === 'user-2',
+    );
+  }
+  check({ clientIp: '10.9.9.9' }, 100, () => false);
+  for (const limit of [1, 100, 5000, 100_000]) {
+    check({ user: 'user-3' }, limit, (r) => r.userName === 'user-3');
+    check(
+      { user: 'user-4', since: mid, route: 'web' },
+      limit,
+      (r) => r.userName === 'user-4' && r.ts >= mid && r.route === 'web',
+    );
+    check(
+      { user: 'user-5', clientIp: '10.0.0.1' },
+      limit,
+      (r) => r.userName === 'user-5' && r.clientIp === '10.0.0.1',
+    );
+    check(
+      { user: 'user-6', clientIp: '10.0.0.0/24' },
+      limit,
+      (r) => r.userName === 'user-6' && r.clientIp!.startsWith('10.0.0.'),
+    );
+    check(
+      { user: 'user-7', until: mid, beforeSeq: RUN_ROWS * 2 },
+      limit,
+      (r) => r.userName === 'user-7' && r.ts < mid && r.seq < RUN_ROWS * 2,
+    );
+  }
+  check({ user: 'nobody' }, 100, () => false);
+  // prune into the second run: the first run goes, the second stays until its last record goes
+  const firstRunEnd = (runs[0] as number[])[1]!;
+  const cut = all[firstRunEnd + 100]!.ts;
+  const sign = () => ({ ts: T0, signature: 'sig' });
+  assert.ok(store.prune(cut, 1000, sign) > firstRunEnd);
+  const after = new Database(store.file, { readonly: true });
+  const left = after.prepare('SELECT count(*) FROM runs').pluck().get();
+  after.close();
+  assert.equal(left, 1);
+  const first = store.firstSeq()!;
+  check({ clientIp: '10.0.0.2' }, 100_000, (r) => r.clientIp === '10.0.0.2' && r.seq >= first);
+  check({ clientIp: '10.0.0.2', since: T0 }, 10, (r) => r.clientIp === '10.0.0.2' && r.seq >= first);
+  check({ user: 'user-3' }, 100_000, (r) => r.userName === 'user-3' && r.seq >= first);
   store.close();
 });
 

@@ -3,12 +3,42 @@ import type { ErrorGroupRow } from './error-groups.js';
 import { ErrorGroups } from './error-groups.js';
 import { positiveInt, writeError } from './errors.js';
 import { LAG_KEY, RecordQueries } from './queries.js';
-import { MAX_TS, ROW_COLUMNS } from './query-sql.js';
+import { MAX_TS, ROW_COLUMNS, RUNS_THROUGH } from './query-sql.js';
 import { ReportQueries } from './report-queries.js';
 import { TokenTable } from './tokens.js';
 import type { Anchor, Checkpoint, EventFilters, QueryFilters, StatusCount, StoredRow } from './types.js';
 
 type Statement = Database.Statement<unknown[], unknown>;
+
+/**
+ * Client IPs and user names are indexed in runs: once this many records have been inserted after
+ * the last run, the insert's transaction appends one run, their (key, seq) entries sorted, at the
+ * end of the `run_keys` b-tree (`run` leads its key). A run is written once, in fresh pages,
+ * however many distinct addresses and users it holds, where a (client_ip, ts) index had each
+ * commit rewrite one page per row. `query` seeks each run that overlaps its time range and reads
+ * the records after the last run (fewer than this many, plus one batch) from the table.
+ */
+export const RUN_ROWS = 16_384;
+
+/** Columns bound per record, and records per multi-row INSERT (13 × 32 = 416 parameters). */
+const INSERT_FIELDS = 13;
+const INSERT_ROWS = 32;
+
+function bindRow(args: unknown[], at: number, r: StoredRow): void {
+  args[at] = r.seq;
+  args[at + 1] = r.kind;
+  args[at + 2] = r.ts;
+  args[at + 3] = r.rec;
+  args[at + 4] = r.hash;
+  args[at + 5] = r.requestId;
+  args[at + 6] = r.clientIp;
+  args[at + 7] = r.status;
+  args[at + 8] = r.route;
+  args[at + 9] = r.backend;
+  args[at + 10] = r.termination;
+  args[at + 11] = r.userName;
+  args[at + 12] = r.action;
+}
 
 export interface StoreContext {
   readonly file: string;
@@ -40,7 +70,9 @@ export class Store {
   readonly #queries: RecordQueries;
   #errorGroups: ErrorGroups | null = null;
   readonly #insert: Statement;
-  readonly #insertMany: (rows: StoredRow[]) => void;
+  readonly #insertMany: Statement;
+  readonly #insertBatch: (rows: StoredRow[]) => void;
+  readonly #runsThrough: Statement;
   readonly #last: Statement;
   readonly #rowsFrom: Statement;
   readonly #count: Statement;
@@ -67,33 +99,50 @@ export class Store {
     this.tokens = new TokenTable(db, context.file);
     this.report = new ReportQueries(db);
     const p = (sql: string): Statement => db.prepare(sql);
-    this.#insert = p(
+    const columns =
       'INSERT INTO records(seq, kind, ts, rec, hash, request_id, client_ip, status, route, backend, ' +
-        'termination, user_name, action) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'termination, user_name, action) VALUES ';
+    const values = `(${Array(INSERT_FIELDS).fill('?').join(', ')})`;
+    this.#insert = p(columns + values);
+    this.#insertMany = p(columns + Array(INSERT_ROWS).fill(values).join(', '));
+    this.#runsThrough = p(RUNS_THROUGH).pluck();
+    const addRun = p(
+      'INSERT INTO runs(run, first_seq, last_seq, min_ts, max_ts) ' +
+        'SELECT coalesce((SELECT max(run) FROM runs), -1) + 1, min(seq), max(seq), min(ts), max(ts) ' +
+        'FROM records NOT INDEXED WHERE seq > ?',
     );
-    this.#insertMany = db.transaction((rows: StoredRow[]) => {
+    const addRunKeys = p(
+      'INSERT INTO run_keys(run, key, rseq) ' +
+        "SELECT (SELECT max(run) FROM runs), 'i' || client_ip, seq FROM records NOT INDEXED " +
+        "WHERE seq > ? AND kind = 'request' AND client_ip IS NOT NULL " +
+        "UNION ALL SELECT (SELECT max(run) FROM runs), 'u' || user_name, seq FROM records NOT INDEXED " +
+        "WHERE seq > ? AND kind = 'request' AND user_name IS NOT NULL ORDER BY 2, 3",
+    );
+    const many: unknown[] = new Array(INSERT_FIELDS * INSERT_ROWS);
+    const one: unknown[] = new Array(INSERT_FIELDS);
+    this.#insertBatch = db.transaction((rows: StoredRow[]) => {
       let newest = (this.#maxTs.get() as number | null) ?? Number.NEGATIVE_INFINITY;
       let lag = 0;
       for (const r of rows) {
-        this.#insert.run(
-          r.seq,
-          r.kind,
-          r.ts,
-          r.rec,
-          r.hash,
-          r.requestId,
-          r.clientIp,
-          r.status,
-          r.route,
-          r.backend,
-          r.termination,
-          r.userName,
-          r.action,
-        );
         if (r.ts > newest) newest = r.ts;
         else if (newest - r.ts > lag) lag = newest - r.ts;
       }
+      // INSERT_ROWS rows per statement: one bind-and-step per group instead of per row
+      let i = 0;
+      for (; i + INSERT_ROWS <= rows.length; i += INSERT_ROWS) {
+        for (let k = 0; k < INSERT_ROWS; k++) bindRow(many, k * INSERT_FIELDS, rows[i + k]!);
+        this.#insertMany.run(many);
+      }
+      for (; i < rows.length; i++) {
+        bindRow(one, 0, rows[i]!);
+        this.#insert.run(one);
+      }
       if (lag > this.#queries.lag()) this.#setMeta.run(LAG_KEY, String(lag));
+      const through = (this.#runsThrough.get() as number | undefined) ?? 0;
+      if (rows[rows.length - 1]!.seq - through >= RUN_ROWS) {
+        addRun.run(through);
+        addRunKeys.run(through, through);
+      }
     });
     this.#last = p('SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1');
     this.#rowsFrom = p(`SELECT ${ROW_COLUMNS} FROM records WHERE seq >= ? ORDER BY seq LIMIT ?`);
@@ -119,9 +168,14 @@ export class Store {
     const putAnchor = p('INSERT OR REPLACE INTO anchors(seq, hash, ts, signature) VALUES (?, ?, ?, ?)');
     const dropAnchors = p('DELETE FROM anchors WHERE seq < ?');
     const deleteUpTo = p('DELETE FROM records WHERE seq <= ?');
+    // a run goes once all its records are gone (its keys are one range of run_keys)
+    const deleteRunKeys = p('DELETE FROM run_keys WHERE run IN (SELECT run FROM runs WHERE last_seq <= ?)');
+    const deleteRuns = p('DELETE FROM runs WHERE last_seq <= ?');
     this.#pruneBatch = db.transaction((a: Anchor) => {
       putAnchor.run(a.seq, a.hash, a.ts, a.signature);
       dropAnchors.run(a.seq);
+      deleteRunKeys.run(a.seq);
+      deleteRuns.run(a.seq);
       return deleteUpTo.run(a.seq).changes;
     });
     this.#meta = p('SELECT value FROM meta WHERE key = ?').pluck();
@@ -135,7 +189,7 @@ export class Store {
   /** Appends rows (already numbered and chained by the writer) in one transaction: all or none. */
   insertBatch(rows: StoredRow[]): void {
     if (rows.length === 0) return;
-    this.#write('a batch of records', () => this.#insertMany(rows));
+    this.#write('a batch of records', () => this.#insertBatch(rows));
   }
 
   /** The chain's head: the newest record, or the retention anchor when every record was pruned. */

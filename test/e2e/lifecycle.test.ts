@@ -199,3 +199,45 @@ describe('lifecycle: reload and drain', () => {
     });
   });
 });
+
+describe('lifecycle: drain under keep-alive load', () => {
+  it('answers with Connection: close once draining, so busy keep-alive clients cannot hold the drain open', async () => {
+    const b1 = await startBackend('b1');
+    const tg = await startTollgate(`listeners: [{ name: public, address: 127.0.0.1:0 }]
+routes: [{ name: r, pool: p }]
+pools: [{ name: p, backends: [{ name: b1, address: ${b1.address} }] }]
+`);
+    const dispatcher = new Agent({ connections: 2, pipelining: 1 });
+    let stop = false;
+    let closes = 0;
+    let answered = 0;
+    const client = async () => {
+      while (!stop) {
+        try {
+          const res = await request(tg.url('/x'), { dispatcher });
+          await res.body.dump();
+          answered++;
+          if (res.headers.connection === 'close') closes++;
+        } catch {
+          await sleep(5);
+        }
+      }
+    };
+    const clients = [client(), client()];
+    try {
+      await sleep(300);
+      assert.ok(answered > 0);
+      const t0 = Date.now();
+      await tg.app.stop(20_000); // the drain deadline: a keep-alive client must not be able to reach it
+      const took = Date.now() - t0;
+      assert.ok(took < 5000, `the drain took ${took} ms`);
+      assert.ok(closes >= 1, 'a response told its keep-alive client to close');
+    } finally {
+      stop = true;
+      await Promise.all(clients);
+      await dispatcher.close();
+      await tg.close();
+      await b1.close();
+    }
+  });
+});
