@@ -5,6 +5,7 @@ import { systemEvent } from '../core/index.js';
 import { buildAdminRecord } from './admin-record.js';
 import { serializeRequestRecord } from './serialize.js';
 import type { FromShipper, NetworkSinkConfig, ShipperConfig, ToShipper } from './shipper-protocol.js';
+import { networkSinkName } from './sinks/names.js';
 import type { FromWriter, SinkConfig, ToWriter, WriterConfig } from './writer-protocol.js';
 
 /**
@@ -123,6 +124,7 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
       storePath: plan.audit.storePath,
       dataDir: plan.dataDir,
       sinks: sinkConfigs(plan.audit),
+      networkSinks: this.#networkSinks.map((s) => networkSinkName(s.type, s.options)),
       checkpointIntervalMs: plan.audit.chain.enabled ? plan.audit.chain.checkpointIntervalMs : 0,
       retentionMs: plan.audit.retentionMs,
       retryMs: 1000,

@@ -10,6 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Store } from '../store/index.js';
 import { openStore } from '../store/index.js';
 import type { FromShipper, NetworkSinkConfig, ShipperConfig, ToShipper } from './shipper-protocol.js';
+import { networkSinkName } from './sinks/names.js';
 import type { NetworkSink } from './sinks/network-sink.js';
 import { OtlpSink } from './sinks/otlp.js';
 import { PostgresSink } from './sinks/postgres.js';
@@ -33,6 +34,13 @@ function sleep(ms: number): Promise<void> {
 }
 
 function createSink(s: NetworkSinkConfig): NetworkSink {
+  const sink = buildSink(s);
+  const expected = networkSinkName(s.type, s.options);
+  if (sink.name !== expected) throw new Error(`sink ${sink.name} is named ${expected} by the writer`);
+  return sink;
+}
+
+function buildSink(s: NetworkSinkConfig): NetworkSink {
   const o = s.options;
   if (s.type === 'syslog') {
     const address = String(o.address);

@@ -18,6 +18,8 @@ export interface WriterConfig {
   storePath: string;
   dataDir: string;
   sinks: SinkConfig[];
+  /** Cursor names of the network sinks (shipped by the shipper thread): retention waits for them too. */
+  networkSinks: string[];
   checkpointIntervalMs: number;
   retentionMs: number;
   retryMs: number;

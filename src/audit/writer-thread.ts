@@ -285,7 +285,11 @@ class Writer {
       const started = Date.now();
       let deleted = 0;
       for (;;) {
-        const n = store.prune(Date.now() - config.retentionMs, 1000, sign, 2);
+        // never past a record some configured sink has not shipped (or confirmed) yet
+        let shipped = Number.POSITIVE_INFINITY;
+        for (const name of [...this.#sinks.map((x) => x.name), ...config.networkSinks])
+          shipped = Math.min(shipped, this.#cursors.get(name) ?? store.cursor(name));
+        const n = store.prune(Date.now() - config.retentionMs, 1000, sign, 2, shipped);
         deleted += n;
         if (n === 0 || Date.now() - started > 100) break;
       }

@@ -537,6 +537,17 @@ test('prune stops after maxBatches, and a pruned-empty store continues its chain
   store.close();
 });
 
+test('prune never deletes past maxSeq: a record a sink has not shipped stays, however old', () => {
+  const store = openStore(path.join(tempDir(), 'audit.db'));
+  store.insertBatch(Array.from({ length: 10 }, (_, i) => request(i + 1, T0 + i)));
+  const sign = (last: { seq: number }) => ({ ts: T0, signature: `sig-${last.seq}` });
+  assert.equal(store.prune(T0 + 100, 3, sign, Number.POSITIVE_INFINITY, 4), 4);
+  assert.equal(store.firstSeq(), 5);
+  assert.equal(store.prune(T0 + 100, 3, sign, Number.POSITIVE_INFINITY, 4), 0, 'seq 5 waits for its sink');
+  assert.equal(store.prune(T0 + 100, 3, sign, Number.POSITIVE_INFINITY, 10), 6);
+  store.close();
+});
+
 test('a sign callback that throws deletes nothing', () => {
   const store = sampleStore();
   assert.throws(() =>

@@ -284,20 +284,23 @@ export class Store {
    * the records left are gap-free (an old record behind a newer one waits for the next prune).
    * Before each batch is deleted, in the same transaction, the anchor moves to the batch's last
    * record, signed by `sign`, so the remaining chain verifies from there. `maxBatches` bounds one
-   * call's work (the writer can prune a backlog a few batches per turn). Returns the rows deleted.
+   * call's work (the writer can prune a backlog a few batches per turn); nothing past `maxSeq` is
+   * deleted (the writer passes the lowest cursor of its sinks: a record not yet shipped stays).
+   * Returns the rows deleted.
    */
   prune(
     beforeTs: number,
     batch: number,
     sign: (last: { seq: number; hash: string }) => AnchorSignature,
     maxBatches = Number.POSITIVE_INFINITY,
+    maxSeq = Number.POSITIVE_INFINITY,
   ): number {
     positiveInt('batch', batch);
     let deleted = 0;
     for (let round = 0; round < maxBatches; round++) {
       const oldest = this.#oldest.all(batch) as { seq: number; hash: string; ts: number }[];
       let end = 0;
-      while (end < oldest.length && oldest[end]!.ts < beforeTs) end++;
+      while (end < oldest.length && oldest[end]!.ts < beforeTs && oldest[end]!.seq <= maxSeq) end++;
       if (end === 0) break;
       const last = oldest[end - 1]!;
       const signed = sign({ seq: last.seq, hash: last.hash });
