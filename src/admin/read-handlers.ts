@@ -2,7 +2,7 @@ import { withHash } from '../audit/index.js';
 import type { PoolPlan } from '../config/index.js';
 import { isoMicros, isTollgateError, parseDuration } from '../core/index.js';
 import type { EventFilters, FilterText, QueryFilters, StoredRow } from '../store/index.js';
-import { paramName, parseFilters, parseTime, rowMatcher } from '../store/index.js';
+import { FILTER_KEYS, paramName, parseFilters, parseTime, rowMatcher } from '../store/index.js';
 import type { AdminContext } from './host.js';
 import type { Reply } from './http.js';
 import { ApiError, ok } from './http.js';
@@ -55,17 +55,7 @@ function page(rows: StoredRow[], limit: number): Reply {
 /** The query filters of SPEC §1, spelled as query parameters: since, until, status, client_ip, … */
 export function filtersOf(call: Call, now: number): QueryFilters {
   const t: FilterText = {};
-  for (const key of [
-    'since',
-    'until',
-    'status',
-    'clientIp',
-    'user',
-    'route',
-    'backend',
-    'termination',
-    'requestId',
-  ] as const) {
+  for (const key of FILTER_KEYS) {
     const v = param(call, paramName(key));
     if (v !== undefined) t[key] = v;
   }

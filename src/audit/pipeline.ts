@@ -52,21 +52,14 @@ function sinkConfigs(audit: AuditPlan): SinkConfig[] {
     }));
 }
 
-/** The writer thread: dist/audit/writer-thread.js, or under tsx (tests) the .ts source with tsx registered in the thread. */
-function startWriter(config: WriterConfig): Worker {
+/**
+ * A worker thread of this module (`writer-thread`, `shipper-thread`): the compiled .js under
+ * dist/, or under tsx (tests) the .ts source with tsx registered in the thread.
+ */
+function startThread(name: string, config: WriterConfig | ShipperConfig): Worker {
   if (!import.meta.url.endsWith('.ts'))
-    return new Worker(new URL('./writer-thread.js', import.meta.url), { workerData: config });
-  const entry = new URL('./writer-thread.ts', import.meta.url).href;
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const code = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(code, { eval: true, workerData: config });
-}
-
-/** The shipper thread, like the writer: compiled JS, or the .ts source under tsx. */
-function startShipper(config: ShipperConfig): Worker {
-  if (!import.meta.url.endsWith('.ts'))
-    return new Worker(new URL('./shipper-thread.js', import.meta.url), { workerData: config });
-  const entry = new URL('./shipper-thread.ts', import.meta.url).href;
+    return new Worker(new URL(`./${name}.js`, import.meta.url), { workerData: config });
+  const entry = new URL(`./${name}.ts`, import.meta.url).href;
   const tsx = import.meta.resolve('tsx/esm/api');
   const code = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); })`;
   return new Worker(code, { eval: true, workerData: config });
@@ -129,7 +122,7 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
       retentionMs: plan.audit.retentionMs,
       retryMs: 1000,
     };
-    this.#worker = startWriter(config);
+    this.#worker = startThread('writer-thread', config);
     this.#ready = new Promise((resolve, reject) => {
       this.#worker.once('error', reject);
       this.#worker.on('message', (m: FromWriter) => {
@@ -173,7 +166,7 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
 
   #startShipper(): void {
     const h = this.health;
-    const worker = startShipper({
+    const worker = startThread('shipper-thread', {
       storePath: this.#audit.storePath,
       instance: this.#opts.instance,
       sinks: this.#networkSinks,

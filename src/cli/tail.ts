@@ -3,7 +3,7 @@ import https from 'node:https';
 import type { RequestRecord } from '../audit/index.js';
 import { ErrorCode, TollgateError } from '../core/index.js';
 import type { FilterText } from '../store/index.js';
-import { flagName, paramName, parseFilters } from '../store/index.js';
+import { FILTER_KEYS, flagName, paramName, parseFilters } from '../store/index.js';
 import { printable } from './format.js';
 
 export interface TailOptions extends FilterText {
@@ -76,17 +76,7 @@ export async function tailCommand(o: TailOptions): Promise<void> {
   } catch {
     throw usage(`--admin: "${base}" is not a URL`);
   }
-  for (const key of [
-    'since',
-    'until',
-    'status',
-    'clientIp',
-    'user',
-    'route',
-    'backend',
-    'termination',
-    'requestId',
-  ] as const) {
+  for (const key of FILTER_KEYS) {
     const v = o[key];
     if (v !== undefined) url.searchParams.set(paramName(key), v);
   }

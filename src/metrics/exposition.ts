@@ -136,53 +136,33 @@ export class HistogramFamily implements Family {
   }
 }
 
-/** A gauge whose samples are read at scrape time (backend state, queue depth, …). */
-export class GaugeFamily implements Family {
+/**
+ * A family whose samples are read at scrape time: a gauge (backend state, queue depth, …) or a
+ * counter kept elsewhere by a monotonic source (records committed, …).
+ */
+export class CollectedFamily implements Family {
   readonly name: string;
   readonly #help: string;
+  readonly #type: 'gauge' | 'counter';
   readonly #labelNames: Labels;
   readonly #collect: () => Iterable<readonly [Labels, number]>;
 
   constructor(
+    type: 'gauge' | 'counter',
     name: string,
     help: string,
     labelNames: Labels,
     collect: () => Iterable<readonly [Labels, number]>,
   ) {
     this.name = name;
+    this.#type = type;
     this.#help = help;
     this.#labelNames = labelNames;
     this.#collect = collect;
   }
 
   render(out: string[]): void {
-    header(out, this.name, this.#help, 'gauge');
-    for (const [values, v] of this.#collect())
-      out.push(`${this.name}${labelText(this.#labelNames, values)} ${num(v)}`);
-  }
-}
-
-/** A counter whose value is read at scrape time from a monotonic source (records committed, …). */
-export class CollectedCounterFamily implements Family {
-  readonly name: string;
-  readonly #help: string;
-  readonly #labelNames: Labels;
-  readonly #collect: () => Iterable<readonly [Labels, number]>;
-
-  constructor(
-    name: string,
-    help: string,
-    labelNames: Labels,
-    collect: () => Iterable<readonly [Labels, number]>,
-  ) {
-    this.name = name;
-    this.#help = help;
-    this.#labelNames = labelNames;
-    this.#collect = collect;
-  }
-
-  render(out: string[]): void {
-    header(out, this.name, this.#help, 'counter');
+    header(out, this.name, this.#help, this.#type);
     for (const [values, v] of this.#collect())
       out.push(`${this.name}${labelText(this.#labelNames, values)} ${num(v)}`);
   }

@@ -1,14 +1,7 @@
 import type { AdminEvent, Clock, OutcomeObserver, RequestOutcome } from '../core/index.js';
 import { TERMINATIONS } from '../core/index.js';
 import type { CounterSeries, HistogramSeries, Labels } from './exposition.js';
-import {
-  CONTENT_TYPE,
-  CollectedCounterFamily,
-  CounterFamily,
-  GaugeFamily,
-  HistogramFamily,
-  Registry,
-} from './exposition.js';
+import { CONTENT_TYPE, CollectedFamily, CounterFamily, HistogramFamily, Registry } from './exposition.js';
 import { TopClients } from './top-clients.js';
 
 /** What the scrape reads from the running process (structural, so metrics imports no runtime module). */
@@ -106,7 +99,8 @@ export class TollgateMetrics implements OutcomeObserver {
       ]),
     );
     r.add(
-      new GaugeFamily(
+      new CollectedFamily(
+        'gauge',
         'tollgate_backend_up',
         '1 when the backend may take new requests (healthy, not drained or ejected).',
         ['pool', 'backend'],
@@ -116,7 +110,8 @@ export class TollgateMetrics implements OutcomeObserver {
       ),
     );
     r.add(
-      new GaugeFamily(
+      new CollectedFamily(
+        'gauge',
         'tollgate_backend_active_connections',
         'Requests in flight to the backend.',
         ['pool', 'backend'],
@@ -126,12 +121,19 @@ export class TollgateMetrics implements OutcomeObserver {
       ),
     );
     r.add(
-      new GaugeFamily('tollgate_active_connections', 'Open client connections.', ['listener'], function* () {
-        for (const l of sources.listeners()) yield [[l.name], l.connections] as const;
-      }),
+      new CollectedFamily(
+        'gauge',
+        'tollgate_active_connections',
+        'Open client connections.',
+        ['listener'],
+        function* () {
+          for (const l of sources.listeners()) yield [[l.name], l.connections] as const;
+        },
+      ),
     );
     r.add(
-      new CollectedCounterFamily(
+      new CollectedFamily(
+        'counter',
         'tollgate_audit_records_total',
         'Records committed to the store (sink="store") or shipped by each sink, since the start.',
         ['sink'],
@@ -142,7 +144,8 @@ export class TollgateMetrics implements OutcomeObserver {
       ),
     );
     r.add(
-      new CollectedCounterFamily(
+      new CollectedFamily(
+        'counter',
         'tollgate_audit_records_lost_total',
         'Records that could not be kept (must stay 0).',
         ['sink'],
@@ -152,7 +155,8 @@ export class TollgateMetrics implements OutcomeObserver {
       ),
     );
     r.add(
-      new GaugeFamily(
+      new CollectedFamily(
+        'gauge',
         'tollgate_audit_queue_depth',
         'Records waiting: not yet committed (store) or not yet shipped (each sink).',
         ['sink'],
@@ -164,7 +168,8 @@ export class TollgateMetrics implements OutcomeObserver {
       ),
     );
     r.add(
-      new GaugeFamily(
+      new CollectedFamily(
+        'gauge',
         'tollgate_audit_lag_seconds',
         'How long each sink has been behind the store (0 when caught up).',
         ['sink'],
@@ -181,9 +186,15 @@ export class TollgateMetrics implements OutcomeObserver {
       ),
     );
     r.add(
-      new GaugeFamily('tollgate_alerts_firing', 'Alerts firing now, per rule.', ['rule'], function* () {
-        for (const [rule, n] of sources.alertsFiring()) yield [[rule], n] as const;
-      }),
+      new CollectedFamily(
+        'gauge',
+        'tollgate_alerts_firing',
+        'Alerts firing now, per rule.',
+        ['rule'],
+        function* () {
+          for (const [rule, n] of sources.alertsFiring()) yield [[rule], n] as const;
+        },
+      ),
     );
   }
 

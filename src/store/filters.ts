@@ -18,6 +18,19 @@ export interface FilterText {
   requestId?: string | undefined;
 }
 
+/** Every filter, in the order commands and the API list them. */
+export const FILTER_KEYS = [
+  'since',
+  'until',
+  'status',
+  'clientIp',
+  'user',
+  'route',
+  'backend',
+  'termination',
+  'requestId',
+] as const satisfies readonly (keyof FilterText)[];
+
 /** How a filter is called where it came from: `--client-ip` on the command line, `client_ip` in a URL. */
 export type FilterName = (key: keyof FilterText) => string;
 

@@ -8,7 +8,15 @@ export { openStore } from './database.js';
 export type { ErrorGroupRow } from './error-groups.js';
 export { StoreErrorCode } from './errors.js';
 export type { FilterName, FilterText } from './filters.js';
-export { flagName, paramName, parseFilters, parseStatus, parseTime, rowMatcher } from './filters.js';
+export {
+  FILTER_KEYS,
+  flagName,
+  paramName,
+  parseFilters,
+  parseStatus,
+  parseTime,
+  rowMatcher,
+} from './filters.js';
 export type { Migration } from './migrations.js';
 export { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 export type {

@@ -9,11 +9,12 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type tls from 'node:tls';
 import Database from 'better-sqlite3';
-import { createToken, revokeToken } from '../../src/admin/index.js';
+import { revokeToken } from '../../src/admin/index.js';
 import type { AdminRecord } from '../../src/audit/index.js';
 import { openStore } from '../../src/store/index.js';
 import type { TestBackend } from '../helpers/backends.js';
 import { startBackend } from '../helpers/backends.js';
+import { token } from '../helpers/tokens.js';
 import type { Harness } from '../helpers/tollgate.js';
 import { startTollgate } from '../helpers/tollgate.js';
 
@@ -54,24 +55,6 @@ async function api(
     headers: res.headers,
     body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
   };
-}
-
-/** Makes a token in the harness's store the way `tollgate token create` does. */
-function token(h: Harness, name: string, role: string, ttlMs: number | null = null): string {
-  const store = openStore(h.app.plan.audit.storePath);
-  try {
-    return createToken(store.tokens, {
-      name,
-      role,
-      ttlMs,
-      actor: 'local:test',
-      actorRole: null,
-      source: null,
-      now: Date.now(),
-    }).token;
-  } finally {
-    store.close();
-  }
 }
 
 /** Admin events from the chained store, newest first, through the API. */

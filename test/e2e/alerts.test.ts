@@ -8,14 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createToken } from '../../src/admin/index.js';
 import type { AlertView } from '../../src/alerts/index.js';
 import { compileConfigText } from '../../src/config/index.js';
-import { openStore } from '../../src/store/index.js';
 import { cliAsync, freePort } from '../helpers/audit.js';
 import type { TestBackend } from '../helpers/backends.js';
 import { startBackend } from '../helpers/backends.js';
 import { buildDist } from '../helpers/process.js';
+import { token } from '../helpers/tokens.js';
 import type { Harness } from '../helpers/tollgate.js';
 import { startTollgate } from '../helpers/tollgate.js';
 
@@ -63,23 +62,6 @@ async function until<T>(what: string, fn: () => T | undefined, ms: number): Prom
     if (v !== undefined) return v;
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await sleep(50);
-  }
-}
-
-function token(h: Harness, role: string): string {
-  const store = openStore(h.app.plan.audit.storePath);
-  try {
-    return createToken(store.tokens, {
-      name: `t-${role}`,
-      role,
-      ttlMs: null,
-      actor: 'local:test',
-      actorRole: null,
-      source: null,
-      now: Date.now(),
-    }).token;
-  } finally {
-    store.close();
   }
 }
 
@@ -200,7 +182,7 @@ alerts:
   });
 
   it('latency_p99 fires naming the slowed backend, and the slow-backend flag shows in the API', async () => {
-    const viewer = token(h, 'viewer');
+    const viewer = token(h, 't-viewer', 'viewer');
     const pump = setInterval(() => {
       void fetch(h.url('/web/x'))
         .then((r) => r.text())
@@ -333,7 +315,7 @@ alerts:
   });
 
   it('a silenced alert is recorded and sends no resolution; an unknown id is 404', async () => {
-    const operator = token(h, 'operator');
+    const operator = token(h, 't-operator', 'operator');
     const firing = await until(
       'changed-too firing',
       () => hook.bodies.find((b) => b.rule === 'changed-too' && b.status === 'firing'),
@@ -418,7 +400,7 @@ alerts:
       'no other address fires',
     );
     assert.equal(firing.top_clients[0]?.key, '203.0.113.7');
-    const viewer = token(h, 'viewer');
+    const viewer = token(h, 't-viewer', 'viewer');
     const res = await fetch(
       `http://127.0.0.1:${h.app.admin!.port()}/api/v1/clients/top?window=1m&by=client_ip&limit=3`,
       {

@@ -6,13 +6,12 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
-import { createToken } from '../../src/admin/index.js';
 import type { AdminRecord } from '../../src/audit/index.js';
-import { openStore } from '../../src/store/index.js';
 import type { TestBackend } from '../helpers/backends.js';
 import { startBackend } from '../helpers/backends.js';
 import type { Browser } from '../helpers/browser.js';
 import { buildWeb, launchBrowser } from '../helpers/browser.js';
+import { token } from '../helpers/tokens.js';
 import type { Harness } from '../helpers/tollgate.js';
 import { startTollgate } from '../helpers/tollgate.js';
 
@@ -27,23 +26,6 @@ import { startTollgate } from '../helpers/tollgate.js';
  */
 
 const run = promisify(execFile);
-
-function token(h: Harness, name: string, role: string): string {
-  const store = openStore(h.app.plan.audit.storePath);
-  try {
-    return createToken(store.tokens, {
-      name,
-      role,
-      ttlMs: null,
-      actor: 'local:test',
-      actorRole: null,
-      source: null,
-      now: Date.now(),
-    }).token;
-  } finally {
-    store.close();
-  }
-}
 
 /** `curl -s URL`: the status and the x-request-id Tollgate answered with. */
 async function curl(url: string, host?: string): Promise<{ status: number; id: string }> {

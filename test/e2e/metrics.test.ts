@@ -6,11 +6,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createToken } from '../../src/admin/index.js';
-import { openStore } from '../../src/store/index.js';
 import { freePort } from '../helpers/audit.js';
 import type { TestBackend } from '../helpers/backends.js';
 import { startBackend } from '../helpers/backends.js';
+import { token } from '../helpers/tokens.js';
 import type { Harness } from '../helpers/tollgate.js';
 import { startTollgate } from '../helpers/tollgate.js';
 
@@ -20,28 +19,11 @@ import { startTollgate } from '../helpers/tollgate.js';
  * must then return the counts of the requests this test sent.
  */
 
-function makeToken(h: Harness, name: string, role: string): string {
-  const store = openStore(h.app.plan.audit.storePath);
-  try {
-    return createToken(store.tokens, {
-      name,
-      role,
-      ttlMs: null,
-      actor: 'local:test',
-      actorRole: null,
-      source: null,
-      now: Date.now(),
-    }).token;
-  } finally {
-    store.close();
-  }
-}
-
 describe('metrics: Prometheus exposition scraped by a real Prometheus', () => {
   let ok: TestBackend;
   let failing: TestBackend;
   let h: Harness;
-  let token: string;
+  let secret: string;
   let prom: ChildProcess | null = null;
   let promDir: string;
   let promPort: number;
@@ -62,7 +44,7 @@ pools:
   - { name: bad, backends: [ { name: bad-1, address: ${failing.address} } ], retries: { attempts: 0 } }
 admin: { address: 127.0.0.1:0 }
 `);
-    token = makeToken(h, 'prometheus', 'viewer');
+    secret = token(h, 'prometheus', 'viewer');
     promDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-prom-'));
   });
   after(async () => {
@@ -88,7 +70,7 @@ admin: { address: 127.0.0.1:0 }
     for (let i = 0; i < 2; i++) await (await fetch(h.url('/bad/y'))).text();
     await (await fetch(h.url('/nowhere'))).text();
     assert.equal((await scrape(null)).status, 401, 'metrics need a token unless metrics_public');
-    const m = await scrape(token);
+    const m = await scrape(secret);
     assert.equal(m.status, 200);
     assert.equal(m.type, 'text/plain; version=0.0.4; charset=utf-8');
     const line = (s: string) => m.text.split('\n').find((l) => l.startsWith(s));
@@ -149,7 +131,7 @@ admin: { address: 127.0.0.1:0 }
       `global: { scrape_interval: 1s, evaluation_interval: 1s }
 scrape_configs:
   - job_name: tollgate
-    authorization: { credentials: ${token} }
+    authorization: { credentials: ${secret} }
     static_configs: [ { targets: ['127.0.0.1:${h.app.admin!.port()}'] } ]
 `,
     );
