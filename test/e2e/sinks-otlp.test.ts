@@ -1,14 +1,9 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { request } from 'undici';
 import { launchTollgate } from '../helpers/audit.js';
-import type { TestBackend } from '../helpers/backends.js';
-import { startBackend } from '../helpers/backends.js';
-import { buildDist } from '../helpers/process.js';
-import { otlpReceiver, outage, storeSeqs, until } from '../helpers/sink-load.js';
+import { otlpReceiver, outage, sinkSuite, storeSeqs, until } from '../helpers/sink-load.js';
 
 /**
  * Network sinks (issue 6): each ships the store's records from its own cursor. Under a steady
@@ -18,26 +13,7 @@ import { otlpReceiver, outage, storeSeqs, until } from '../helpers/sink-load.js'
  */
 
 describe('sinks: OTLP loses nothing while the receiver is away', () => {
-  let backend: TestBackend;
-  const dirs: string[] = [];
-
-  before(async () => {
-    buildDist();
-    backend = await startBackend('b1');
-  });
-  after(async () => {
-    await backend.close();
-    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-  });
-
-  const tempDir = (name: string) => {
-    const d = fs.mkdtempSync(path.join(os.tmpdir(), `tollgate-sink-${name}-`));
-    dirs.push(d);
-    return d;
-  };
-  const routes = () => `routes: [{ name: r, pool: p }]
-pools: [{ name: p, backends: [{ name: b1, address: ${backend.address} }] }]
-`;
+  const { tempDir, routes } = sinkSuite();
 
   it('OTLP/HTTP protobuf: the receiver gone for 10 s under load and Tollgate restarted meanwhile; every record arrives, decoded with the OpenTelemetry definitions', async () => {
     const receiver = await otlpReceiver(true);

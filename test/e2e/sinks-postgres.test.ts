@@ -1,15 +1,9 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { cliAsync } from '../helpers/audit.js';
-import type { TestBackend } from '../helpers/backends.js';
-import { startBackend } from '../helpers/backends.js';
-import { buildDist } from '../helpers/process.js';
 import type { Postgres } from '../helpers/services.js';
 import { startPostgres } from '../helpers/services.js';
-import { outage, storeSeqs, until } from '../helpers/sink-load.js';
+import { outage, sinkSuite, storeSeqs, until } from '../helpers/sink-load.js';
 import { readStore } from '../helpers/store.js';
 
 /**
@@ -20,26 +14,7 @@ import { readStore } from '../helpers/store.js';
  */
 
 describe('sinks: PostgreSQL loses and duplicates nothing while the server is away', () => {
-  let backend: TestBackend;
-  const dirs: string[] = [];
-
-  before(async () => {
-    buildDist();
-    backend = await startBackend('b1');
-  });
-  after(async () => {
-    await backend.close();
-    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-  });
-
-  const tempDir = (name: string) => {
-    const d = fs.mkdtempSync(path.join(os.tmpdir(), `tollgate-sink-${name}-`));
-    dirs.push(d);
-    return d;
-  };
-  const routes = () => `routes: [{ name: r, pool: p }]
-pools: [{ name: p, backends: [{ name: b1, address: ${backend.address} }] }]
-`;
+  const { tempDir, routes } = sinkSuite();
 
   it('PostgreSQL: the server stopped for 10 s under load and Tollgate restarted meanwhile; every record arrives exactly once and query --store reads them', async () => {
     const pg: Postgres = await startPostgres();

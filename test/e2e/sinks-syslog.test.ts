@@ -1,17 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { request } from 'undici';
 import { launchTollgate } from '../helpers/audit.js';
-import type { TestBackend } from '../helpers/backends.js';
-import { startBackend } from '../helpers/backends.js';
-import { buildDist } from '../helpers/process.js';
 import type { Rsyslog } from '../helpers/services.js';
 import { startRsyslog } from '../helpers/services.js';
-import { outage, storeSeqs, until } from '../helpers/sink-load.js';
+import { outage, sinkSuite, storeSeqs, until } from '../helpers/sink-load.js';
 
 /**
  * Network sinks (issue 6): each ships the store's records from its own cursor. Under a steady
@@ -21,26 +16,7 @@ import { outage, storeSeqs, until } from '../helpers/sink-load.js';
  */
 
 describe('sinks: syslog loses nothing while rsyslog is away', () => {
-  let backend: TestBackend;
-  const dirs: string[] = [];
-
-  before(async () => {
-    buildDist();
-    backend = await startBackend('b1');
-  });
-  after(async () => {
-    await backend.close();
-    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-  });
-
-  const tempDir = (name: string) => {
-    const d = fs.mkdtempSync(path.join(os.tmpdir(), `tollgate-sink-${name}-`));
-    dirs.push(d);
-    return d;
-  };
-  const routes = () => `routes: [{ name: r, pool: p }]
-pools: [{ name: p, backends: [{ name: b1, address: ${backend.address} }] }]
-`;
+  const { tempDir, routes } = sinkSuite();
 
   it('syslog over TCP: rsyslog stopped for 10 s under load and Tollgate restarted meanwhile; every record reaches the file', async () => {
     const rsyslog: Rsyslog = await startRsyslog('tcp');

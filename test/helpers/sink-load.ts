@@ -1,12 +1,18 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import { Agent, request } from 'undici';
 import type { LiveTollgate } from './audit.js';
 import { launchTollgate } from './audit.js';
+import type { TestBackend } from './backends.js';
+import { startBackend } from './backends.js';
+import { buildDist } from './process.js';
 import { readStore } from './store.js';
 
 /** Shared by the network-sink tests: a steady load, an outage of the receiver, the store's seqs, an OTLP receiver. */
@@ -166,4 +172,31 @@ export async function outage(
   const { ok } = load.counts();
   assert.ok(ok > 100, `a steady load ran: ${ok} requests`);
   return { tg, dataDir, ok };
+}
+
+/**
+ * The common setup of a sink suite (call it inside `describe`): one backend, temporary folders
+ * removed afterwards, and the routes/pools YAML that sends everything to the backend.
+ */
+export function sinkSuite(): { tempDir(name: string): string; routes(): string } {
+  let backend: TestBackend;
+  const dirs: string[] = [];
+  before(async () => {
+    buildDist();
+    backend = await startBackend('b1');
+  });
+  after(async () => {
+    await backend.close();
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  });
+  return {
+    tempDir(name) {
+      const d = fs.mkdtempSync(path.join(os.tmpdir(), `tollgate-sink-${name}-`));
+      dirs.push(d);
+      return d;
+    },
+    routes: () => `routes: [{ name: r, pool: p }]
+pools: [{ name: p, backends: [{ name: b1, address: ${backend.address} }] }]
+`,
+  };
 }
