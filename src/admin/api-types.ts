@@ -80,6 +80,7 @@ export interface AuditHealthView {
   committed: number;
   lastSeq: number;
   lag: Record<string, number>;
+  shipped: Record<string, number>;
   sinkErrors: Record<string, string>;
 }
 

@@ -30,6 +30,8 @@ export interface AuditHealth {
   lastSeq: number;
   /** Per sink: records committed but not yet shipped. */
   lag: Record<string, number>;
+  /** Per network sink: records it delivered since the start. */
+  shipped: Record<string, number>;
   sinkErrors: Record<string, string>;
 }
 
@@ -104,6 +106,7 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
     committed: 0,
     lastSeq: 0,
     lag: {},
+    shipped: {},
     sinkErrors: {},
   };
 
@@ -178,6 +181,7 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
     worker.on('message', (m: FromShipper) => {
       if (m.type === 'lag') {
         h.lag[m.sink] = m.lag;
+        h.shipped[m.sink] = m.shipped;
         this.#shipperLag.set(m.sink, m.lagSeconds);
       } else if (m.type === 'sink') {
         if (m.error === null) delete h.sinkErrors[m.sink];

@@ -20,6 +20,10 @@ export interface MetricsSources {
     queued: number;
     lag: Record<string, number>;
     lagSeconds: Record<string, number>;
+    /** Per network sink: records delivered since the start. */
+    shipped: Record<string, number>;
+    /** Per sink: why it is failing now (absent when it is not). */
+    sinkErrors: Record<string, string>;
   };
   /** Firing alerts per rule name (empty until alerting runs). */
   alertsFiring(): Iterable<readonly [string, number]>;
@@ -140,6 +144,20 @@ export class TollgateMetrics implements OutcomeObserver {
         function* () {
           const a = sources.audit();
           yield [['store'], a.committed] as const;
+          for (const [sink, n] of Object.entries(a.shipped)) yield [[sink], n] as const;
+        },
+      ),
+    );
+    r.add(
+      new CollectedFamily(
+        'gauge',
+        'tollgate_audit_sink_up',
+        'Per sink: 1 while its last delivery succeeded, 0 while it is failing (it retries with back-off).',
+        ['sink'],
+        function* () {
+          const a = sources.audit();
+          for (const sink of Object.keys(a.lag))
+            yield [[sink], a.sinkErrors[sink] === undefined ? 1 : 0] as const;
         },
       ),
     );

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { request } from 'undici';
-import { launchTollgate } from '../helpers/audit.js';
+import { freePort, launchTollgate } from '../helpers/audit.js';
 import { otlpReceiver, outage, sinkSuite, storeSeqs, until } from '../helpers/sink-load.js';
 
 /**
@@ -64,10 +64,13 @@ describe('sinks: OTLP loses nothing while the receiver is away', () => {
   it('OTLP/HTTP JSON: honours a 503 with Retry-After, then delivers', async () => {
     const receiver = await otlpReceiver(true);
     const dir = tempDir('otlp-json');
+    const adminPort = await freePort();
     const tg = await launchTollgate(
       dir,
       path.join(dir, 'data'),
-      `${routes()}audit: { sinks: [{ type: otlp, endpoint: http://127.0.0.1:${receiver.port}/v1/logs, protocol: json }] }\n`,
+      `${routes()}audit: { sinks: [{ type: otlp, endpoint: http://127.0.0.1:${receiver.port}/v1/logs, protocol: json }] }
+admin: { address: 127.0.0.1:${adminPort}, metrics_public: true }
+`,
     );
     try {
       const t0 = Date.now();
@@ -80,6 +83,22 @@ describe('sinks: OTLP loses nothing while the receiver is away', () => {
       );
       assert.ok(Date.now() - t0 >= 1000, 'the first send was retried no sooner than Retry-After');
       assert.equal(receiver.requests[0]!.type, 'application/json');
+      // the sink's own metrics: up again, and how many records it delivered
+      const sink = `otlp:http://127.0.0.1:${receiver.port}/v1/logs`;
+      let metrics = '';
+      await until(
+        'the sink metrics',
+        () => metrics.includes(`tollgate_audit_sink_up{sink="${sink}"} 1`),
+        5000,
+        async () => {
+          metrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+        },
+      );
+      const delivered = new RegExp(
+        `^tollgate_audit_records_total\\{sink="${sink.replace(/[.:/]/g, '\\$&')}"\\} (\\d+)$`,
+        'm',
+      ).exec(metrics);
+      assert.ok(delivered !== null && Number(delivered[1]) >= 10, metrics);
     } finally {
       await tg.stop();
       await receiver.stop().catch(() => {});

@@ -139,9 +139,16 @@ export function storeSeqs(dataDir: string): number[] {
   );
 }
 
-export async function until(what: string, check: () => boolean, ms: number): Promise<void> {
+export async function until(
+  what: string,
+  check: () => boolean,
+  ms: number,
+  refresh: () => Promise<void> = async () => {},
+): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!check()) {
+  for (;;) {
+    await refresh();
+    if (check()) return;
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await sleep(100);
   }
