@@ -321,7 +321,7 @@ export class AlertEngine {
       const p99s: { key: string; backend: string; p99: number }[] = [];
       for (const b of pool.backends) {
         const key = `${pool.name}/${b.name}`;
-        const sig = this.signals.backends.get(key);
+        const sig = this.signals.backends.get(pool.name)?.get(b.name);
         if (sig === undefined) continue;
         const q = sig.latency.quantile(mono, SLOW_WINDOW_MS, 0.99);
         if (q.count >= MIN_SAMPLES) p99s.push({ key, backend: b.name, p99: q.value });

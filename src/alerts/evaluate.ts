@@ -73,24 +73,24 @@ export function evaluate(
       break;
     }
     case 'latency_p99': {
-      for (const [key, b] of signals.backends) {
-        const slash = key.indexOf('/');
-        const pool = key.slice(0, slash);
-        const backend = key.slice(slash + 1);
+      for (const [pool, byBackend] of signals.backends) {
         if (rule.pool !== null && pool !== rule.pool) continue;
-        const q = b.latency.quantile(nowMono, rule.windowMs, 0.99);
-        if (q.count < MIN_SAMPLES || q.value <= rule.above) continue;
-        const slowest = [...b.samples.list()].sort((x, y) => y.durationMs - x.durationMs).slice(0, 5);
-        out.push({
-          ...base,
-          key,
-          value: q.value,
-          valueText: formatDuration(q.value),
-          pool,
-          backend,
-          samples: slowest,
-          summary: `p99 latency of backend ${backend} in pool ${pool} is ${formatDuration(q.value)} over ${window(rule)} (${q.count} requests), above ${rule.aboveText}`,
-        });
+        for (const [backend, b] of byBackend) {
+          const key = `${pool}/${backend}`;
+          const q = b.latency.quantile(nowMono, rule.windowMs, 0.99);
+          if (q.count < MIN_SAMPLES || q.value <= rule.above) continue;
+          const slowest = [...b.samples.list()].sort((x, y) => y.durationMs - x.durationMs).slice(0, 5);
+          out.push({
+            ...base,
+            key,
+            value: q.value,
+            valueText: formatDuration(q.value),
+            pool,
+            backend,
+            samples: slowest,
+            summary: `p99 latency of backend ${backend} in pool ${pool} is ${formatDuration(q.value)} over ${window(rule)} (${q.count} requests), above ${rule.aboveText}`,
+          });
+        }
       }
       break;
     }

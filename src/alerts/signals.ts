@@ -55,8 +55,8 @@ function sampleOf(o: RequestOutcome): Sample {
 export class Signals implements OutcomeObserver {
   readonly routes = new Map<string, RouteSignals>();
   readonly pools = new Map<string, LatencySignals>();
-  /** key `pool/backend` */
-  readonly backends = new Map<string, LatencySignals>();
+  /** pool → backend */
+  readonly backends = new Map<string, Map<string, LatencySignals>>();
   readonly authFailures = new RollingCounter();
   readonly authSamples = new Recent<Sample>(20);
   readonly configChanges = new RollingCounter();
@@ -96,11 +96,16 @@ export class Signals implements OutcomeObserver {
       }
       p.latency.add(now, ms);
       p.samples.push(s);
-      const key = `${o.pool}/${o.backendName}`;
-      let b = this.backends.get(key);
+      // pool → backend maps, not a `pool/backend` key: nothing is built per request
+      let byBackend = this.backends.get(o.pool);
+      if (byBackend === undefined) {
+        byBackend = new Map();
+        this.backends.set(o.pool, byBackend);
+      }
+      let b = byBackend.get(o.backendName);
       if (b === undefined) {
         b = new LatencySignals();
-        this.backends.set(key, b);
+        byBackend.set(o.backendName, b);
       }
       b.latency.add(now, ms);
       b.samples.push(s);

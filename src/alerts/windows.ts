@@ -92,18 +92,21 @@ export class RollingHistogram {
   }
 }
 
-/** The last `size` items pushed, oldest first. */
+/** The last `size` items pushed (a ring: a push overwrites the oldest; no shifting), read oldest first. */
 export class Recent<T> {
   readonly #items: T[] = [];
   readonly #size: number;
+  #next = 0;
   constructor(size: number) {
     this.#size = size;
   }
   push(item: T): void {
-    this.#items.push(item);
-    if (this.#items.length > this.#size) this.#items.shift();
+    if (this.#items.length < this.#size) this.#items.push(item);
+    else this.#items[this.#next] = item;
+    this.#next = (this.#next + 1) % this.#size;
   }
   list(): readonly T[] {
-    return this.#items;
+    const items = this.#items;
+    return items.length < this.#size ? items : [...items.slice(this.#next), ...items.slice(0, this.#next)];
   }
 }

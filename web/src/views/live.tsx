@@ -1,5 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Page, RequestRecordView } from '../../../src/admin/api-types.js';
+// the contract's list itself (core/termination has no imports, so the bundle takes just this)
+import { TERMINATIONS } from '../../../src/core/termination.js';
 import { api } from '../api.js';
 import { fmtMs, fmtTime, statusClass } from '../format.js';
 import { go, requestHref } from '../route.js';
@@ -16,28 +18,6 @@ const FILTERS = [
   ['client_ip', 'Client IP', 'IP or CIDR'],
   ['user', 'User', ''],
 ] as const;
-
-export const TERMINATIONS = [
-  'ok',
-  'client_aborted',
-  'client_timeout',
-  'bad_request',
-  'too_large',
-  'no_route',
-  'auth_failed',
-  'forbidden',
-  'rate_limited',
-  'no_healthy_backend',
-  'circuit_open',
-  'upstream_connect_refused',
-  'upstream_connect_timeout',
-  'upstream_reset',
-  'upstream_response_timeout',
-  'upstream_protocol_error',
-  'upstream_tls_error',
-  'audit_unavailable',
-  'internal_error',
-];
 
 const KEEP = 500;
 
