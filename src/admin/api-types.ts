@@ -256,6 +256,7 @@ export interface RequestRecordView {
     attempts: AttemptView[];
     termination: string;
     upgrade: boolean;
+    canary: boolean;
     instance: string;
     chain: { seq: number | null; hash: string | null };
   };

@@ -1,5 +1,7 @@
 export type { AdminRecord } from './admin-record.js';
 export { ADMIN_SCHEMA, buildAdminRecord } from './admin-record.js';
+export type { CanaryDeps, CanaryResult, CanarySent, CanaryTarget } from './canary.js';
+export { CanaryRunner } from './canary.js';
 export type { CentralRow } from './central-store.js';
 export { CentralStore } from './central-store.js';
 export {
@@ -38,5 +40,5 @@ export {
   SpaceSaving,
 } from './report/index.js';
 export { serializeRequestRecord } from './serialize.js';
-export type { VerifyResult } from './verify.js';
-export { loadCheckpoints, verifyChain } from './verify.js';
+export type { TrailGap, VerifyResult } from './verify.js';
+export { loadCheckpoints, VERIFY_LOG, verifyChain } from './verify.js';
