@@ -264,7 +264,11 @@ alerts:
       });
       const body = (await res.json()) as { backend: string; url: string };
       assert.equal(res.status, 200);
-      assert.deepEqual([body.backend, body.url], ['b1', '/.well-known/tollgate-canary'], 'forwarded like any path');
+      assert.deepEqual(
+        [body.backend, body.url],
+        ['b1', '/.well-known/tollgate-canary'],
+        'forwarded like any path',
+      );
       const id = res.headers.get('x-request-id')!;
       const r = await h.record(id);
       assert.equal(r.tollgate.canary, false);
