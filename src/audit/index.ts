@@ -25,7 +25,7 @@ export type { RecordAttempt, RequestRecord } from './record.js';
 export { buildRequestRecord, REQUEST_SCHEMA } from './record.js';
 export type { Redaction } from './redact.js';
 export { captureHeaders, REDACTED, redactQuery } from './redact.js';
-export type { Report, ReportFormat, ReportOptions } from './report/index.js';
+export type { Report, ReportFormat, ReportOptions, ReviewSection } from './report/index.js';
 export {
   buildReport,
   DurationHistogram,

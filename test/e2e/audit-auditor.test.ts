@@ -394,6 +394,27 @@ ${
           cliReview.stdout,
         );
         assert.match(cliReview.stdout, /^PASS {4}canaries/m);
+        // the report ends with the same review, and its traffic leaves the canaries out
+        const rep = await cliAsync([
+          'report',
+          '-c',
+          path.join(dir, 'tollgate-demo.yaml'),
+          '--format',
+          'json',
+        ]);
+        const json = JSON.parse(rep.stdout) as {
+          traffic: { requests: number };
+          review: { checks: { id: string; status: string }[] };
+        };
+        assert.equal(json.review.checks.length, 10);
+        assert.equal(json.review.checks.find((c) => c.id === 'canaries')?.status, 'pass');
+        assert.equal(json.traffic.requests, 0, 'no client traffic yet: the canary is not counted');
+        const s = openStore(storePath, { readonly: true });
+        assert.ok(
+          s.query({ since: 0 }, 100).some((r) => r.kind === 'request'),
+          'the canary is on the record',
+        );
+        s.close();
       } finally {
         child.kill('SIGTERM');
         await exited;
