@@ -223,6 +223,10 @@ export class App {
         listeners: this.#plan.listeners.length,
       }),
     );
+    if (this.#plan.workers > 1)
+      this.#logger.log('warn', 'workers > 1 is not supported by this build yet: serving with one process', {
+        workers: this.#plan.workers,
+      });
     this.#startCanary();
     if (this.#plan.audit.chain.enabled && this.#plan.audit.chain.verifyIntervalMs > 0)
       this.#scheduleVerify(2000);
