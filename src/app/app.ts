@@ -17,7 +17,7 @@ import { CANARY_HEADER, CANARY_PATH, DataPlane } from '../proxy/index.js';
 import type { ReviewReport } from '../review/index.js';
 import { gatherReviewInput, loadBaseline, review } from '../review/index.js';
 import type { Store } from '../store/index.js';
-import { openStore } from '../store/index.js';
+import { openStore, SERVER_CACHE_KIB } from '../store/index.js';
 
 export interface AppOptions {
   logger: Logger;
@@ -179,7 +179,7 @@ export class App {
     this.#startedAt = this.#clock.now();
     await this.audit.start();
     try {
-      this.#store = openStore(this.#plan.audit.storePath);
+      this.#store = openStore(this.#plan.audit.storePath, { cacheKiB: SERVER_CACHE_KIB });
       this.#pump = new PendingEventPump(this.#store.tokens, this.audit, this.#logger);
       await this.#pump.kick();
       await this.proxy.start(this.#plan);
