@@ -448,7 +448,11 @@ const upstreamPhases: AttemptListener = {
       chunk = held;
     }
     const ok = ctx.res!.write(chunk);
-    if (!ok) ctx.res!.once('drain', onResponseDrain);
+    if (!ok) {
+      ctx.res!.once('drain', onResponseDrain);
+      if (ctx.sendTimer === null)
+        ctx.sendTimer = setTimeout(onSendTimeout, ctx.listener.plan.limits.sendTimeoutMs, ctx);
+    }
     return ok;
   },
 
@@ -497,7 +501,12 @@ const upstreamPhases: AttemptListener = {
 
 const kResume = Symbol('tollgate.resume');
 
-function onResponseDrain(this: ServerResponse & { [kResume]?: () => void }): void {
+function onResponseDrain(this: ServerResponse & { [kResume]?: () => void } & WithContext): void {
+  const ctx = this[kContext];
+  if (ctx !== undefined && ctx.sendTimer !== null) {
+    clearTimeout(ctx.sendTimer);
+    ctx.sendTimer = null;
+  }
   this[kResume]?.();
 }
 
@@ -611,9 +620,31 @@ function releasePool(ctx: ProxyContext): void {
 }
 
 /** 'close' on the response: the one place `complete` starts. */
+/**
+ * send_timeout: the client read nothing of the response for that long (a slow or stalled reader
+ * holding a backend connection). The response is cut; the attempt is settled as the client's
+ * doing, so it is not held against the backend.
+ */
+function onSendTimeout(ctx: ProxyContext): void {
+  ctx.sendTimer = null;
+  const res = ctx.res;
+  if (ctx.completed || res === null || res.destroyed) return;
+  const limits = ctx.listener.plan.limits;
+  const message = `client did not read the response for ${formatDuration(limits.sendTimeoutMs)} (send_timeout of listener ${ctx.listener.plan.name}) after ${ctx.responseBodySize} response bytes`;
+  ctx.termination = 'client_timeout';
+  ctx.errorMessage = message;
+  const a = ctx.current;
+  if (a?.settle('client_aborted', message)) a.abort?.(new Error('client did not read the response'));
+  res.destroy();
+}
+
 function onResponseClose(this: ServerResponse & WithContext): void {
   const ctx = this[kContext];
   if (ctx === undefined || ctx.completed) return;
+  if (ctx.sendTimer !== null) {
+    clearTimeout(ctx.sendTimer);
+    ctx.sendTimer = null;
+  }
   ctx.completed = true;
   if (!this.writableFinished) {
     // the client went away (or we cut the response after an upstream failure)
