@@ -97,7 +97,11 @@ export class App {
       {
         backends: () => this.proxy.backends.all(),
         listeners: () =>
-          this.proxy.listeners().map((l) => ({ name: l.plan.name, connections: l.connections })),
+          this.proxy.listeners().map((l) => ({
+            name: l.plan.name,
+            connections: l.connections,
+            refused: l.refusedConnections,
+          })),
         audit: () => ({ ...audit.health, lagSeconds: audit.lagSeconds() }),
         alertsFiring: () => this.alerts.firingByRule(),
       },

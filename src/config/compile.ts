@@ -160,6 +160,7 @@ function listenerPlan(l: ListenerConfig, baseDir: string, path: PathKey[], out: 
       maxHeaderBytes: parseSize(l.limits.max_header_bytes),
       headersTimeoutMs: parseDuration(l.limits.headers_timeout),
       requestTimeoutMs: parseDuration(l.limits.request_timeout),
+      sendTimeoutMs: parseDuration(l.limits.send_timeout),
       maxConnectionsPerIp: l.limits.max_connections_per_ip,
     },
   };

@@ -139,6 +139,7 @@ describe('compile', () => {
       maxHeaderBytes: 32 * 1024,
       headersTimeoutMs: 5000,
       requestTimeoutMs: 60_000,
+      sendTimeoutMs: 60_000,
       maxConnectionsPerIp: 256,
     });
     assert.equal(pub?.trustedProxies?.check('10.1.2.3'), true);
@@ -242,6 +243,7 @@ describe('compile', () => {
       maxHeaderBytes: 16 * 1024,
       headersTimeoutMs: 10_000,
       requestTimeoutMs: 60_000,
+      sendTimeoutMs: 60_000,
       maxConnectionsPerIp: 256,
     });
     const pool = plan.pools.get('api');

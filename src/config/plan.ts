@@ -33,6 +33,8 @@ export interface ListenerLimits {
   readonly maxHeaderBytes: number;
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
+  /** A client that reads none of a response for this long is cut (client_timeout). */
+  readonly sendTimeoutMs: number;
   readonly maxConnectionsPerIp: number;
 }
 

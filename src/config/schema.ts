@@ -82,6 +82,7 @@ const limits = z
     max_header_bytes: size.default('16kb'),
     headers_timeout: duration.default('10s'),
     request_timeout: duration.default('60s'),
+    send_timeout: duration.default('60s'),
     max_connections_per_ip: atLeast(1).default(256),
   })
   .prefault({});

@@ -12,7 +12,7 @@ export interface MetricsSources {
     readonly inflight: number;
     ready(): boolean;
   }>;
-  listeners(): Iterable<{ readonly name: string; readonly connections: number }>;
+  listeners(): Iterable<{ readonly name: string; readonly connections: number; readonly refused: number }>;
   /** Per sink (`store` is the embedded store itself). */
   audit(): {
     committed: number;
@@ -132,6 +132,17 @@ export class TollgateMetrics implements OutcomeObserver {
         ['listener'],
         function* () {
           for (const l of sources.listeners()) yield [[l.name], l.connections] as const;
+        },
+      ),
+    );
+    r.add(
+      new CollectedFamily(
+        'counter',
+        'tollgate_connections_refused_total',
+        'Client connections closed at accept because their IP had max_connections_per_ip open (no request, so no record).',
+        ['listener'],
+        function* () {
+          for (const l of sources.listeners()) yield [[l.name], l.refused] as const;
         },
       ),
     );

@@ -35,6 +35,8 @@ export class ProxyContext implements SelectionRequest, AuthSubject {
   hostName: string | null = null;
   hostPort: number | null = null;
   hasBody = false;
+  /** respond: armed while the client does not read (res.write returned false), for send_timeout. */
+  sendTimer: NodeJS.Timeout | null = null;
   // route
   route: RouteRuntime | null = null;
   pool: PoolRuntime | null = null;
