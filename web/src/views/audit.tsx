@@ -163,6 +163,9 @@ function Pipeline() {
                   <>
                     <Badge kind="good">verified</Badge> up to seq {d.chain.verified_seq},{' '}
                     {fmtAgo(d.chain.verified_at!, now)}
+                    {d.chain.checking_seq !== null && (
+                      <span class="small"> · the next pass is at seq {d.chain.checking_seq}</span>
+                    )}
                     {d.chain.last_checkpoint !== null && (
                       <span class="small muted">
                         {' '}
