@@ -21,6 +21,8 @@ export interface RuntimePlan {
   readonly admin: AdminPlan | null;
   /** Empty when the config has no `alerts:`. */
   readonly alerts: AlertsPlan;
+  /** `review.baseline` as an absolute path; null: the shipped PCI DSS v4 baseline. */
+  readonly reviewBaseline: string | null;
   /** The validated config as plain data (defaults applied), for diffs and `GET /api/v1/config`. */
   readonly config: unknown;
   /** The config text it was compiled from. */
@@ -220,7 +222,20 @@ export interface AuditPlan {
   readonly durability: 'batched' | 'strict';
   /** Records not yet committed above which new requests are pushed back (and, under fail_open while the store fails, records are lost). */
   readonly maxQueue: number;
-  readonly chain: { readonly enabled: boolean; readonly checkpointIntervalMs: number };
+  readonly chain: {
+    readonly enabled: boolean;
+    readonly checkpointIntervalMs: number;
+    /** 0: the running process does not re-verify the chain by itself. */
+    readonly verifyIntervalMs: number;
+  };
+  /** 0: no heartbeat events. */
+  readonly heartbeatMs: number;
+  /** Null: no canaries. `listener` is the listener's name. */
+  readonly canary: {
+    readonly intervalMs: number;
+    readonly deadlineMs: number;
+    readonly listener: string;
+  } | null;
 }
 
 export interface AdminPlan {

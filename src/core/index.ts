@@ -29,6 +29,7 @@ export {
   formatDuration,
   formatDurationSetting,
   formatSizeSetting,
+  formatSpan,
   parseDuration,
   parsePercent,
   parseRate,

@@ -55,6 +55,18 @@ export function parsePercent(text: string): number {
 }
 
 /** "1500" → "1.5s"-style text for messages: the most readable unit. */
+/** A long span for people: "400 days", "24 hours", "90 minutes"; short ones as formatDuration. */
+export function formatSpan(ms: number): string {
+  const unit = (size: number, name: string) => {
+    const n = ms / size;
+    return `${Number.isInteger(n) ? n : n.toFixed(1)} ${name}`;
+  };
+  if (ms >= 2 * 86_400_000) return unit(86_400_000, 'days');
+  if (ms >= 2 * 3_600_000) return unit(3_600_000, 'hours');
+  if (ms >= 2 * 60_000) return unit(60_000, 'minutes');
+  return formatDuration(ms);
+}
+
 export function formatDuration(ms: number): string {
   if (ms < 1) return `${(ms * 1000).toFixed(0)} µs`;
   if (ms < 1000) return `${ms < 10 ? ms.toFixed(1) : ms.toFixed(0)} ms`;

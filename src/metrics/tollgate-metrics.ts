@@ -228,6 +228,7 @@ export class TollgateMetrics implements OutcomeObserver {
   }
 
   onOutcome(o: RequestOutcome): void {
+    if (o.canary) return; // Tollgate's own canary is not traffic
     const slot = this.#slot(o.listener, o.route ?? '', o.pool ?? '', o.backendName ?? '');
     const cc = classIndex(o.statusCode);
     const t = TERM_INDEX.get(o.termination) ?? 0;

@@ -63,6 +63,8 @@ export class ProxyContext implements SelectionRequest, AuthSubject {
   requestBodySize = 0;
   responseBodySize = 0;
   termination: Termination | null = null;
+  /** Tollgate's own canary request, answered at receive. */
+  canary = false;
   errorMessage: string | null = null;
   /** durability: strict — the last response chunk, written only once the record is durable. */
   heldChunk: Buffer | null = null;

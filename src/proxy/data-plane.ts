@@ -15,6 +15,8 @@ export interface DataPlaneOptions {
   auditGate?: (() => string | null) | null;
   /** Resolves once every record handed over so far is durable; used under durability: strict. */
   durable?: () => Promise<void>;
+  /** The secret of canary requests (audit.canary); null or absent: no request is a canary. */
+  canaryToken?: Buffer | null;
 }
 
 /** A listener of the new plan reuses a running one on the same address (port 0 matches the port it was given). */
@@ -54,6 +56,7 @@ export class DataPlane {
       logger: options.logger,
       auditGate: options.auditGate ?? null,
       durable: options.durable ?? (() => Promise.resolve()),
+      canaryToken: options.canaryToken ?? null,
       current: () => this.#runtime!,
     };
   }

@@ -18,6 +18,7 @@
  *   authenticator may answer later (JWT verification is asynchronous): the request then goes on
  *   from `onAuthenticated`, unless it completed meanwhile (the client left).
  */
+import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
@@ -81,6 +82,7 @@ export function handleRequest(listener: ListenerRuntime, req: IncomingMessage, r
       }
       return fail(ctx, t, ctx.errorMessage ?? t);
     }
+    if (ctx.path === CANARY_PATH && isCanary(ctx)) return canaryReply(ctx);
     if (!route(ctx)) return fail(ctx, 'no_route', noRouteMessage(ctx));
     ctx.pool!.active++;
     const admitted = admit(ctx);
@@ -221,6 +223,38 @@ function hostCount(raw: readonly string[]): number {
   let n = 0;
   for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') n++;
   return n;
+}
+
+// ---- canary (audit.canary): Tollgate's own marked request, answered here -----------------
+
+/** The path of the canary; it reaches no backend. */
+export const CANARY_PATH = '/.well-known/tollgate-canary';
+export const CANARY_HEADER = 'x-tollgate-canary';
+
+function isCanary(ctx: ProxyContext): boolean {
+  const token = ctx.listener.services.canaryToken;
+  const given = ctx.req.headers[CANARY_HEADER];
+  if (token === null || typeof given !== 'string' || given.length !== token.length) return false;
+  return timingSafeEqual(Buffer.from(given), token);
+}
+
+function canaryReply(ctx: ProxyContext): void {
+  ctx.canary = true;
+  ctx.termination = 'ok';
+  ctx.statusCode = 200;
+  const body = `canary ${ctx.requestId}\n`;
+  ctx.res!.writeHead(200, [
+    'content-type',
+    'text/plain',
+    'content-length',
+    String(body.length),
+    'cache-control',
+    'no-store',
+    'x-request-id',
+    ctx.requestId,
+  ]);
+  ctx.res!.end(body);
+  ctx.responseBodySize = body.length;
 }
 
 // ---- route --------------------------------------------------------------------------------
@@ -733,6 +767,7 @@ function toOutcome(ctx: ProxyContext, endMs: number): RequestOutcome {
     termination,
     errorMessage: termination === 'ok' ? null : (ctx.errorMessage ?? termination),
     upgraded: false,
+    canary: ctx.canary,
   };
 }
 
@@ -1069,6 +1104,7 @@ function recordClientError(
     termination,
     errorMessage: message,
     upgraded: false,
+    canary: false,
   };
   try {
     services.observer.onOutcome(outcome);
