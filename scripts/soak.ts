@@ -3,7 +3,8 @@
  * (dist/, so run `npm run build` first), measures the maximum request rate with a closed loop,
  * then holds a fraction of it (default 80%) with an open loop for the given duration, and reports:
  * errors, records stored versus requests sent (they must be equal), `tollgate verify`, the RSS
- * slope of the Tollgate process over the hold, and its open file descriptors at the end.
+ * slope of the Tollgate process over the hold, and its open file descriptors at the end (6 s after
+ * the load, once idle keep-alive connections have closed: a leak shows as more than at the start).
  *
  *   node --import tsx scripts/soak.ts [--duration 10m] [--probe 15s] [--load 0.8] [--connections 32]
  *
@@ -240,7 +241,9 @@ pools:
     const holdSeconds = (performance.now() - holdStart) / 1000;
     const holdSent = counts.sent - holdSentBefore;
     await pool.close();
-    await sleep(1000); // idle keep-alive sockets closed, last group commit done
+    await sleep(1000); // last group commit done
+    const fdsIdle1s = procStatus(pid).fds;
+    await sleep(5000); // past the 4 s idle keep-alive of the upstream pool: only Tollgate's own fds are left
     const end = procStatus(pid);
 
     tg.kill('SIGTERM');
@@ -284,6 +287,7 @@ pools:
       rss_mb_end: Number(end.rssMb.toFixed(1)),
       rss_slope_mb_per_min: Number(slope(steady).toFixed(3)),
       fds_start: start.fds,
+      fds_1s_after_load: fdsIdle1s,
       fds_end: end.fds,
       tollgate_exit_code: code,
     };

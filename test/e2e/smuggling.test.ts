@@ -156,6 +156,14 @@ const refused: Refused[] = [
   { name: 'Host with a space', raw: 'GET /r HTTP/1.1\r\nHost: h .test\r\n\r\n' },
   { name: 'Host with a path', raw: 'GET /r HTTP/1.1\r\nHost: h.test/x\r\n\r\n' },
   { name: 'HTTP/1.1 without Host', raw: 'GET /r HTTP/1.1\r\n\r\n' },
+  {
+    name: 'an Upgrade request with an invalid Host',
+    raw: 'GET /ws HTTP/1.1\r\nHost: h.test, evil.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n',
+  },
+  {
+    name: 'an Upgrade request with Content-Length and Transfer-Encoding',
+    raw: `GET /ws HTTP/1.1\r\n${H}Connection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+  },
   // versions and methods
   { name: 'HTTP/0.9 request line', raw: 'GET /r\r\n\r\n' },
   { name: 'HTTP/2.0 in an HTTP/1 request line', raw: `GET /r HTTP/2.0\r\n${H}\r\n` },
