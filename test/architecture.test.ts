@@ -19,6 +19,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   proxy: ['core', 'config', 'balancer', 'health', 'identity'],
   alerts: ['core', 'config', 'metrics'],
   admin: ['core', 'config', 'store', 'audit', 'health', 'metrics', 'alerts'],
+  fleet: ['core', 'config', 'identity', 'metrics'],
   app: [
     'core',
     'config',
@@ -31,6 +32,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     'proxy',
     'alerts',
     'admin',
+    'fleet',
   ],
   cli: ['core', 'config', 'store', 'audit', 'app', 'admin'],
 };

@@ -31,6 +31,11 @@ export interface AdminHost {
   history(): MetricsHistory;
   /** Swaps in a compiled plan, like SIGHUP; rejects (and changes nothing) if the proxy refuses it. */
   applyPlan(plan: RuntimePlan, actor: string): Promise<void>;
+  /**
+   * Fleet mode: the instances, their applied config revision and health (`GET /api/v1/fleet`);
+   * null for a single instance. Config changes then go to the fleet, not to the local file.
+   */
+  readonly fleet: (() => Promise<unknown>) | null;
 }
 
 /** Everything a handler may use. */

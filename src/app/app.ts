@@ -4,9 +4,10 @@ import { AdminServer, PendingEventPump } from '../admin/index.js';
 import { AlertEngine } from '../alerts/index.js';
 import { AuditPipeline } from '../audit/index.js';
 import type { RuntimePlan } from '../config/index.js';
-import { diffConfig } from '../config/index.js';
+import { compileConfigText, diffConfig } from '../config/index.js';
 import type { AdminEvent, Clock, Logger, OutcomeObserver, RequestOutcome } from '../core/index.js';
 import { systemClock, systemEvent } from '../core/index.js';
+import { Fleet } from '../fleet/index.js';
 import { MetricsHistory, TollgateMetrics } from '../metrics/index.js';
 import { DataPlane } from '../proxy/index.js';
 import type { Store } from '../store/index.js';
@@ -55,6 +56,8 @@ export class App {
   readonly history: MetricsHistory;
   #historyTimer: NodeJS.Timeout | null = null;
   readonly alerts: AlertEngine;
+  /** Fleet mode (`fleet:` in the config): shared config in etcd, shared limits in Redis. */
+  readonly fleet: Fleet | null;
   #alertsOn: boolean;
   readonly #logger: Logger;
   readonly #clock: Clock;
@@ -71,7 +74,7 @@ export class App {
     this.#plan = plan;
     this.#logger = options.logger;
     this.#clock = clock;
-    this.instance = options.instance ?? `${os.hostname()}:${process.pid}`;
+    this.instance = options.instance ?? plan.fleet?.instance ?? `${os.hostname()}:${process.pid}`;
     this.audit = new AuditPipeline(plan, {
       instance: this.instance,
       logger: options.logger,
@@ -111,6 +114,26 @@ export class App {
       this.metrics.onAdminEvent(e);
       if (this.#alertsOn) this.alerts.onAdminEvent(e);
     });
+    this.fleet =
+      plan.fleet === null
+        ? null
+        : new Fleet({
+            plan: { ...plan.fleet, instance: this.instance },
+            localText: plan.text,
+            localSource: plan.source,
+            host: {
+              plan: () => this.#plan,
+              apply: (next, actor, labels) => this.reload(next, actor, labels),
+              describe: () => ({
+                admin: this.#admin?.url() ?? null,
+                listeners: this.proxy.listeners().map((l) => `${l.proto}://${l.plan.host}:${l.port()}`),
+                pid: process.pid,
+                startedAt: this.#startedAt,
+              }),
+            },
+            events: audit,
+            logger: options.logger,
+          });
     const alerts = this.alerts;
     const app = this;
     const observers: OutcomeObserver[] = [];
@@ -136,6 +159,7 @@ export class App {
       events: audit,
       auditGate: () => audit.gate(),
       durable: () => audit.committed(),
+      sharedBuckets: this.fleet?.sharedBuckets ?? null,
     });
   }
 
@@ -165,6 +189,14 @@ export class App {
       this.#store = openStore(this.#plan.audit.storePath);
       this.#pump = new PendingEventPump(this.#store.tokens, this.audit, this.#logger);
       await this.#pump.kick();
+      if (this.fleet !== null) {
+        const joined = await this.fleet.start(this.#plan);
+        if (joined !== this.#plan) {
+          this.audit.reload(joined);
+          this.#plan = joined;
+          this.#alertsOn = joined.alerts.rules.length > 0;
+        }
+      }
       await this.proxy.start(this.#plan);
       this.alerts.start();
       if (this.#plan.admin !== null) {
@@ -185,6 +217,7 @@ export class App {
       }
     } catch (err) {
       this.#stopHistory();
+      await this.fleet?.close();
       await this.alerts.close();
       await this.proxy.close();
       await this.#pump?.close();
@@ -196,8 +229,20 @@ export class App {
       systemEvent('tollgate_started', 'success', null, {
         config: this.#plan.source,
         listeners: this.#plan.listeners.length,
+        ...(this.fleet === null
+          ? {}
+          : { fleet_instance: this.instance, fleet_revision: this.fleet.appliedRevision }),
       }),
     );
+  }
+
+  /**
+   * The plan of a (re-read) config file: in fleet mode its local keys with the fleet's shared
+   * ones from etcd. Throws ConfigError (or TG_ERR_FLEET_ETCD when etcd cannot be read).
+   */
+  planFromFile(text: string, file: string): Promise<RuntimePlan> {
+    if (this.fleet?.sharesConfig === true) return this.fleet.planFromFile(text);
+    return Promise.resolve(compileConfigText(text, file));
   }
 
   #host(): AdminHost {
@@ -217,7 +262,9 @@ export class App {
       auditHealth: () => ({ ...this.audit.health }),
       auditLagSeconds: () => this.audit.lagSeconds(),
       history: () => this.history,
-      applyPlan: (plan, actor) => this.reload(plan, actor),
+      applyPlan: (plan, actor) =>
+        this.fleet === null ? this.reload(plan, actor) : this.fleet.publish(plan, actor),
+      fleet: this.fleet === null ? null : () => this.fleet!.view(),
       metrics: () => ({ contentType: this.metrics.contentType, text: this.metrics.render() }),
       alerts: () => this.alerts,
       topClients: (by) => (by === 'user' ? this.metrics.topUsers : this.metrics.topClients),
@@ -225,7 +272,11 @@ export class App {
   }
 
   /** Applies an already compiled plan (SIGHUP or the admin API). */
-  async reload(plan: RuntimePlan, actor: string): Promise<void> {
+  async reload(
+    plan: RuntimePlan,
+    actor: string,
+    labels: Record<string, string | number | null> = {},
+  ): Promise<void> {
     const before = this.#plan;
     const a = before.admin;
     const b = plan.admin;
@@ -239,7 +290,7 @@ export class App {
           'config_reload',
           'failure',
           err instanceof Error ? err.message : String(err),
-          { config: plan.source },
+          { config: plan.source, ...labels },
           actor,
         ),
       );
@@ -249,7 +300,7 @@ export class App {
     this.#plan = plan;
     this.#alertsOn = plan.alerts.rules.length > 0;
     this.audit.emit({
-      ...systemEvent('config_reload', 'success', null, { config: plan.source }, actor),
+      ...systemEvent('config_reload', 'success', null, { config: plan.source, ...labels }, actor),
       diff: diffConfig(before.config, plan.config),
     });
   }
@@ -273,6 +324,7 @@ export class App {
     await this.#admin?.close();
     this.#stopHistory();
     await this.alerts.close();
+    await this.fleet?.close();
     await this.#pump?.kick();
     await this.#pump?.close();
     this.audit.emit(

@@ -21,6 +21,8 @@ export interface RuntimePlan {
   readonly admin: AdminPlan | null;
   /** Empty when the config has no `alerts:`. */
   readonly alerts: AlertsPlan;
+  /** `fleet:`; null for a single instance. */
+  readonly fleet: FleetPlan | null;
   /** The validated config as plain data (defaults applied), for diffs and `GET /api/v1/config`. */
   readonly config: unknown;
   /** The config text it was compiled from. */
@@ -271,4 +273,15 @@ export interface RulePlan {
 export interface AlertsPlan {
   readonly notifiers: readonly NotifierPlan[];
   readonly rules: readonly RulePlan[];
+}
+
+export interface FleetPlan {
+  /** This instance's name: `tollgate.instance` on its records, its key in etcd. */
+  readonly instance: string;
+  readonly etcd: {
+    readonly endpoints: readonly string[];
+    readonly prefix: string;
+    readonly leaseTtlS: number;
+  } | null;
+  readonly redis: { readonly url: string; readonly timeoutMs: number } | null;
 }

@@ -1,0 +1,203 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent, request } from 'undici';
+import { parse, stringify } from 'yaml';
+import type { AdminRecord } from '../../src/audit/index.js';
+import type { LiveTollgate } from '../helpers/audit.js';
+import { cliAsync, freePort, launchTollgate } from '../helpers/audit.js';
+import type { TestBackend } from '../helpers/backends.js';
+import { startBackend } from '../helpers/backends.js';
+import { buildDist } from '../helpers/process.js';
+import type { Etcd, Postgres, Redis } from '../helpers/services.js';
+import { startEtcd, startPostgres, startRedis } from '../helpers/services.js';
+import { readStore } from '../helpers/store.js';
+
+/**
+ * Fleet mode (issue 10): three Tollgate processes on loopback share one etcd (config), one
+ * Redis (rate-limit buckets) and one PostgreSQL (the audit view). All three services are real
+ * and private to this test.
+ */
+interface Instance {
+  name: string;
+  dir: string;
+  dataDir: string;
+  adminUrl: string;
+  yaml: string;
+  tg: LiveTollgate;
+}
+
+const agent = new Agent({ connections: 8, keepAliveTimeout: 10_000 });
+
+async function get(url: string, headers: Record<string, string> = {}) {
+  const r = await request(url, { headers, dispatcher: agent });
+  const text = await r.body.text();
+  return { status: r.statusCode, headers: r.headers, text };
+}
+
+describe('fleet: three instances, one etcd, one Redis, one PostgreSQL', () => {
+  let etcd: Etcd;
+  let redis: Redis;
+  let pg: Postgres;
+  let a: TestBackend;
+  let b: TestBackend;
+  let root: string;
+  let token: string;
+  const fleet: Instance[] = [];
+
+  const admin = async (i: Instance, method: string, p: string, body?: string, headers = {}) => {
+    const r = await request(`${i.adminUrl}${p}`, {
+      method: method as 'GET',
+      body,
+      headers: { authorization: `Bearer ${token}`, ...headers },
+      dispatcher: agent,
+    });
+    const text = await r.body.text();
+    return { status: r.statusCode, headers: r.headers, json: JSON.parse(text) as Record<string, unknown> };
+  };
+
+  async function launch(i: Instance): Promise<void> {
+    i.tg = await launchTollgate(i.dir, i.dataDir, i.yaml);
+    // the admin API answers once the instance has joined the fleet
+    for (let n = 0; ; n++) {
+      try {
+        if ((await get(`${i.adminUrl}/api/v1/status`)).status === 401) return;
+      } catch {}
+      if (n > 200) throw new Error(`${i.name}: admin API did not answer`);
+      await sleep(50);
+    }
+  }
+
+  before(async () => {
+    buildDist();
+    [etcd, redis, pg] = await Promise.all([startEtcd(), startRedis(), startPostgres()]);
+    a = await startBackend('a', (_req, res) => res.end('a'));
+    b = await startBackend('b', (_req, res) => res.end('b'));
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-fleet-'));
+    const shared = `routes:
+  - { name: limited, match: { path_prefix: /limited }, pool: a, rate_limit: { per: client_ip, rate: 100/s, burst: 10 } }
+  - { name: web, match: { path_prefix: / }, pool: a }
+pools:
+  - { name: a, backends: [ { name: a1, address: ${a.address} } ] }
+  - { name: b, backends: [ { name: b1, address: ${b.address} } ] }
+audit:
+  durability: strict
+  sinks: [ { type: postgres, url: "${pg.url}" } ]
+`;
+    for (let n = 1; n <= 3; n++) {
+      const dir = path.join(root, `edge-${n}`);
+      fs.mkdirSync(dir);
+      const adminPort = await freePort();
+      fleet.push({
+        name: `edge-${n}`,
+        dir,
+        dataDir: path.join(dir, 'data'),
+        adminUrl: `http://127.0.0.1:${adminPort}`,
+        yaml: `${shared}admin: { address: 127.0.0.1:${adminPort} }
+fleet:
+  instance: edge-${n}
+  etcd: { endpoints: [${etcd.url}], prefix: /fleet-test/, lease_ttl: 3s }
+  redis: { url: ${redis.url}, timeout: 300ms }
+`,
+        tg: null as unknown as LiveTollgate,
+      });
+    }
+    const t = await cliAsync([
+      'token',
+      'create',
+      '--name',
+      'ops-alice',
+      '--role',
+      'admin',
+      '--data',
+      fleet[0]!.dataDir,
+    ]);
+    assert.equal(t.code, 0, t.stderr);
+    token = t.stdout.trim();
+    // the first seeds the fleet config; the others join it
+    await launch(fleet[0]!);
+    await Promise.all(fleet.slice(1).map(launch));
+  });
+
+  after(async () => {
+    await Promise.all(fleet.map((i) => i.tg?.stop()));
+    await agent.close();
+    await Promise.all([a?.close(), b?.close()]);
+    await Promise.all([etcd?.destroy(), redis?.destroy(), pg?.destroy()]);
+    if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it('a config change through one admin API is live on all three within 2 s, recorded once under the actor; the others record the revision they applied', async () => {
+    for (const i of fleet) assert.equal((await get(i.tg.url('/'))).text, 'a');
+    const current = await admin(fleet[0]!, 'GET', '/api/v1/config');
+    assert.equal(current.status, 200);
+    const config = parse(current.json.text as string) as { routes: { pool: string }[] };
+    config.routes[1]!.pool = 'b';
+    const started = Date.now();
+    const put = await admin(fleet[0]!, 'PUT', '/api/v1/config', stringify(config), {
+      'if-match': current.headers.etag as string,
+      'content-type': 'application/yaml',
+    });
+    assert.equal(put.status, 200, JSON.stringify(put.json));
+    const liveAfter: number[] = [];
+    await Promise.all(
+      fleet.map(async (i) => {
+        while ((await get(i.tg.url('/'))).text !== 'b') {
+          assert.ok(Date.now() - started < 2000, `${i.name} still routes to a after 2 s`);
+          await sleep(10);
+        }
+        liveAfter.push(Date.now() - started);
+      }),
+    );
+    console.log(
+      `config change live on all three after ${Math.max(...liveAfter)} ms (${liveAfter.join(', ')})`,
+    );
+    const revision = Number(
+      JSON.parse(etcd.etcdctl('get', '/fleet-test/config', '-w', 'json')).kvs[0].mod_revision,
+    );
+    // the admin trail: one change by ops-alice in the whole fleet; every other instance applied it as Tollgate
+    let changes: AdminRecord[] = [];
+    const applied: AdminRecord[] = [];
+    for (let n = 0; n < 100; n++) {
+      changes = [];
+      applied.length = 0;
+      for (const i of fleet) {
+        for (const e of readStore(i.dataDir).admin) {
+          if (e.url.path === '/api/v1/config' && e.http.request.method === 'PUT') changes.push(e);
+          if (e.event.action === 'config_reload' && e.tollgate.labels.fleet_revision === revision)
+            applied.push(e);
+        }
+      }
+      if (changes.length >= 1 && applied.length >= 3) break;
+      await sleep(100);
+    }
+    assert.equal(changes.length, 1, 'one admin event for the change in the whole fleet');
+    assert.equal(changes[0]!.user.name, 'ops-alice');
+    assert.equal(changes[0]!.tollgate.instance, 'edge-1');
+    assert.equal(applied.length, 3, 'each instance records the revision it applied');
+    const others = applied.filter((e) => e.tollgate.instance !== 'edge-1');
+    assert.equal(others.length, 2);
+    for (const e of others) {
+      assert.equal(e.user.name, 'tollgate', 'the others applied it, they did not change it');
+      assert.equal(e.tollgate.labels.changed_by, 'ops-alice');
+      assert.equal(e.tollgate.labels.origin, 'edge-1');
+    }
+    // GET /api/v1/fleet on another instance: three live leases, all on the newest revision
+    const view = await admin(fleet[0]!, 'GET', '/api/v1/fleet');
+    assert.equal(view.status, 200);
+    assert.equal(view.json.config_revision, revision);
+    const items = view.json.items as {
+      instance: string;
+      applied_revision: number;
+      health: string;
+      redis: string;
+    }[];
+    assert.deepEqual(
+      items.map((i) => [i.instance, i.applied_revision, i.health, i.redis]),
+      fleet.map((i) => [i.name, revision, 'ok', 'up']),
+    );
+  });
+});
