@@ -241,7 +241,8 @@ export type RuleKind =
   | 'backend_down'
   | 'config_changed'
   | 'audit_lost'
-  | 'audit_canary';
+  | 'audit_canary'
+  | 'fleet_degraded';
 
 export interface NotifierPlan {
   readonly name: string;

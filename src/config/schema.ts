@@ -292,6 +292,7 @@ export const RULE_KINDS = [
   'config_changed',
   'audit_lost',
   'audit_canary',
+  'fleet_degraded',
 ] as const;
 
 const alerts = z.strictObject({

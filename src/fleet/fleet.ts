@@ -99,6 +99,7 @@ export class Fleet {
             prefix: `tollgate:${etcd?.prefix ?? '/tollgate/'}`,
             events: opts.events,
             logger: opts.logger,
+            onChange: () => void this.#announce(),
           });
   }
 

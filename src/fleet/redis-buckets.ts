@@ -12,7 +12,7 @@ import type { Lease, SharedBuckets } from '../identity/index.js';
  *
  * While Redis is unreachable (`up` false) limiters use their local buckets: each instance then
  * admits the full rate itself. The first failure emits `fleet_redis_down` (an admin event that
- * the `fleet_degraded` alert rule and `tollgate_fleet_redis_up` follow), the reconnect
+ * the `fleet_degraded` alert rule follows, and `GET /api/v1/fleet` shows), the reconnect
  * `fleet_redis_up`.
  */
 const SCRIPT = `
@@ -32,7 +32,7 @@ tokens = tokens - grant
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate) + 1000)
 local wait = 0
-if grant < want then wait = math.ceil((1 - tokens) / rate) end
+if grant < want then wait = math.ceil((math.min(math.ceil(want / 2), burst) - tokens) / rate) end
 return {grant, wait}
 `;
 const SHA = createHash('sha1').update(SCRIPT).digest('hex');
@@ -44,6 +44,8 @@ export interface RedisBucketsOptions {
   prefix: string;
   events: EventSink;
   logger: Logger;
+  /** Called after each flip between up and down. */
+  onChange?: () => void;
 }
 
 export class RedisBuckets implements SharedBuckets {
@@ -101,6 +103,7 @@ export class RedisBuckets implements SharedBuckets {
     this.#up = up;
     if (this.#closed || this.#reported === up) return;
     this.#reported = up;
+    this.#opts.onChange?.();
     if (up) {
       this.#opts.logger.log('info', 'fleet: Redis is up; rate limits are fleet-wide', {
         redis: this.#where(),

@@ -139,15 +139,18 @@ export class RateLimiter {
       return 0;
     }
     if (now < h.emptyUntil) return Math.max(1, Math.ceil(h.emptyUntil - now));
-    if (h.pending || h.tokens < 0) return Math.max(1, Math.ceil(1 / this.#perMs));
-    h.tokens -= 1;
+    const wait = Math.max(1, Math.ceil(1 / this.#perMs));
+    if (h.pending) return wait;
+    // on credit only while no earlier credit is outstanding: at most one token owed per key
+    const credit = h.tokens >= 0;
+    if (credit) h.tokens -= 1;
     this.#renew(key, h, shared, now);
-    return 0;
+    return credit ? 0 : wait;
   }
 
   #renew(key: string, h: Held, shared: SharedBuckets, now: number): void {
     h.pending = true;
-    const want = this.#batch + (h.tokens < 0 ? 1 : 0);
+    const want = this.#batch + (h.tokens < 0 ? Math.ceil(-h.tokens) : 0);
     const clock = this.#clock;
     shared.lease(`${this.#sharedId}:${key}`, this.plan.ratePerSecond, this.#burst, want).then(
       (l: Lease) => {

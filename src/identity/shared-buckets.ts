@@ -9,7 +9,7 @@ export interface SharedBuckets {
   /**
    * Takes up to `want` tokens from the shared bucket `id` (rate per second, burst), refilled on
    * the store's own clock. Resolves with the tokens granted and, when fewer than `want`, the ms
-   * until the next token; rejects when the store cannot be reached in time.
+   * until half of `want` (at most the burst) is there again; rejects when the store cannot be reached in time.
    */
   lease(id: string, ratePerSecond: number, burst: number, want: number): Promise<Lease>;
 }

@@ -86,6 +86,8 @@ pools:
 audit:
   durability: strict
   sinks: [ { type: postgres, url: "${pg.url}" } ]
+alerts:
+  rules: [ { name: fleet-deps, when: fleet_degraded } ]
 `;
     for (let n = 1; n <= 3; n++) {
       const dir = path.join(root, `edge-${n}`);
@@ -199,5 +201,94 @@ fleet:
       items.map((i) => [i.instance, i.applied_revision, i.health, i.redis]),
       fleet.map((i) => [i.name, revision, 'ok', 'up']),
     );
+  });
+
+  /** Sends GET `path` to all three instances from `loops` keep-alive loops each for `ms`; counts answers by status. */
+  async function hammer(
+    p: string,
+    ms: number,
+    loops = 3,
+  ): Promise<{ ok: number; limited: number; other: number }> {
+    const counts = { ok: 0, limited: 0, other: 0 };
+    const end = Date.now() + ms;
+    await Promise.all(
+      fleet.flatMap((i) =>
+        Array.from({ length: loops }, async () => {
+          while (Date.now() < end) {
+            const r = await request(i.tg.url(p), { dispatcher: agent });
+            await r.body.dump();
+            if (r.statusCode === 200) counts.ok++;
+            else if (r.statusCode === 429) counts.limited++;
+            else counts.other++;
+          }
+        }),
+      ),
+    );
+    return counts;
+  }
+
+  async function fleetEvents(action: string, count: number): Promise<AdminRecord[]> {
+    for (let n = 0; ; n++) {
+      const found = fleet.flatMap((i) => readStore(i.dataDir).admin.filter((e) => e.event.action === action));
+      if (found.length >= count || n > 100) return found;
+      await sleep(100);
+    }
+  }
+
+  it('a client limited to 100/s gets about 100/s across the three (not 300); with Redis gone each instance limits locally, says so, and goes back when Redis returns', async () => {
+    const seconds = 3;
+    const shared = await hammer('/limited', seconds * 1000);
+    const expected = 100 * seconds + 10; // the rate for the whole run plus the burst
+    console.log(
+      `fleet-wide limit: ${shared.ok} admitted of ${shared.ok + shared.limited} in ${seconds} s across three instances (${(shared.ok / seconds).toFixed(0)}/s; expected about ${expected})`,
+    );
+    assert.equal(shared.other, 0);
+    assert.ok(shared.ok + shared.limited > 3 * expected, 'the clients offered far more than the limit');
+    assert.ok(
+      shared.ok >= 0.85 * expected && shared.ok <= 1.2 * expected,
+      `admitted ${shared.ok}, expected about ${expected}`,
+    );
+    // no Redis round trip per request: Redis saw far fewer calls than the requests served
+    const calls = Number(/cmdstat_evalsha:calls=(\d+)/.exec(redis.cli('info', 'commandstats'))?.[1] ?? 0);
+    console.log(`Redis EVALSHA calls: ${calls} for ${shared.ok + shared.limited} requests`);
+    // by design about 20 renewals a second per instance at the limit (50 ms of tokens each), whatever the request rate
+    assert.ok(calls <= 3 * seconds * 40, `${calls} Redis calls`);
+    assert.ok(calls < (shared.ok + shared.limited) / 2, `${calls} Redis calls`);
+    const keys = redis.cli('--scan', '--pattern', 'tollgate:*').trim().split('\n');
+    assert.equal(keys.length, 1, 'one bucket: one route, one client');
+    assert.ok(Number(redis.cli('pttl', keys[0]!)) > 0, 'the bucket expires');
+
+    await redis.stop();
+    const down = await fleetEvents('fleet_redis_down', 3);
+    assert.deepEqual(down.map((e) => e.tollgate.instance).sort(), ['edge-1', 'edge-2', 'edge-3']);
+    assert.match(down[0]!.event.reason ?? '', /unreachable.*rate limits locally/);
+    const local = await hammer('/limited', 2000);
+    console.log(
+      `Redis down: ${local.ok} admitted of ${local.ok + local.limited} in 2 s (local limits on three instances, at most ${3 * (100 * 2 + 10)})`,
+    );
+    assert.equal(local.other, 0, 'no request fails because Redis is gone');
+    // fleet-wide this would be 210; each instance limiting on its own admits up to three times that
+    assert.ok(local.ok > 1.5 * (100 * 2 + 10), `local limits admit the rate on each instance: ${local.ok}`);
+    const view = await admin(fleet[0]!, 'GET', '/api/v1/fleet');
+    assert.equal(view.status, 200, JSON.stringify(view.json));
+    for (const i of view.json.items as { redis: string; health: string }[]) {
+      assert.equal(i.redis, 'down');
+      assert.equal(i.health, 'degraded');
+    }
+    let firing: { rule: string; key: string; summary: string }[] = [];
+    for (let n = 0; n < 50 && firing.length === 0; n++) {
+      firing = (await admin(fleet[0]!, 'GET', '/api/v1/alerts?state=firing')).json.items as typeof firing;
+      if (firing.length === 0) await sleep(100);
+    }
+    assert.deepEqual(
+      firing.map((f) => [f.rule, f.key]),
+      [['fleet-deps', 'redis']],
+      'the fleet_degraded alert fires while Redis is away',
+    );
+    await redis.start();
+    const up = await fleetEvents('fleet_redis_up', 6);
+    assert.equal(up.length, 6, 'each instance saw Redis come up at start and again now');
+    const resolved = await fleetEvents('alert_resolved', 3);
+    assert.equal(resolved.length, 3, 'and the alert resolves on each');
   });
 });

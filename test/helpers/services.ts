@@ -314,7 +314,10 @@ export async function startRedis(): Promise<Redis> {
       fs.rmSync(dir, { recursive: true, force: true });
     },
     cli: (...args) =>
-      execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8' }),
+      execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
   };
   await r.start();
   return r;
