@@ -1,6 +1,6 @@
 export type { AdminRecord } from './admin-record.js';
 export { ADMIN_SCHEMA, buildAdminRecord } from './admin-record.js';
-export type { CentralRow } from './central-store.js';
+export type { CentralChain, CentralRow } from './central-store.js';
 export { CentralStore } from './central-store.js';
 export {
   chainHash,

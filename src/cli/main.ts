@@ -82,7 +82,10 @@ storeOptions(
   program
     .command('verify')
     .description('check the tamper-evident chain and its signed checkpoints; exit 1 naming the first bad seq')
-    .option('--quiet', 'no progress on stderr'),
+    .option('--quiet', 'no progress on stderr')
+    .option('--store <url>', "a fleet's central store (postgres://…): check each instance's chain there")
+    .option('--instance <name>', 'with --store: only this instance')
+    .option('--table <name>', 'with --store: the records table', 'tollgate_records'),
 ).action(verifyCommand);
 
 const filterOptions = (c: Command) =>
