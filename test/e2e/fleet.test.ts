@@ -203,22 +203,126 @@ fleet:
     );
   });
 
+  /** GET config from edge-1, change it, PUT it back; the revision it became. */
+  async function change(
+    edit: (c: Record<string, unknown[]>) => void,
+  ): Promise<{ status: number; json: Record<string, unknown> }> {
+    const current = await admin(fleet[0]!, 'GET', '/api/v1/config');
+    const config = parse(current.json.text as string) as Record<string, unknown[]>;
+    edit(config);
+    return admin(fleet[0]!, 'PUT', '/api/v1/config', stringify(config), {
+      'if-match': current.headers.etag as string,
+      'content-type': 'application/yaml',
+    });
+  }
+
+  const etcdRevision = () =>
+    Number(JSON.parse(etcd.etcdctl('get', '/fleet-test/config', '-w', 'json')).kvs[0].mod_revision);
+
+  it('an instance that cannot apply a revision says so, keeps its last good config and shows as degraded; the next good revision heals it', async () => {
+    // an API-key file the route names relative to each config folder: edge-3 has none
+    for (const i of fleet.slice(0, 2))
+      fs.writeFileSync(
+        path.join(i.dir, 'keys.yaml'),
+        `keys:\n  - { name: k, sha256: "${'0'.repeat(64)}" }\n`,
+      );
+    const before = etcdRevision();
+    const put = await change((c) =>
+      c.routes!.unshift({
+        name: 'keyed',
+        match: { path_prefix: '/keyed' },
+        pool: 'a',
+        auth: { type: 'api_key', keys_file: 'keys.yaml' },
+      }),
+    );
+    assert.equal(put.status, 200, JSON.stringify(put.json));
+    const bad = etcdRevision();
+    const rejected = await fleetEvents('fleet_config_rejected', 1);
+    assert.equal(rejected.length, 1);
+    assert.equal(rejected[0]!.tollgate.instance, 'edge-3');
+    assert.match(
+      rejected[0]!.event.reason ?? '',
+      new RegExp(
+        `revision ${bad} of the fleet config cannot be applied on edge-3: .*keys\\.yaml.*revision ${before} keeps serving`,
+      ),
+    );
+    assert.equal((await get(fleet[0]!.tg.url('/keyed'))).status, 401, 'edge-1 runs the new revision');
+    assert.equal((await get(fleet[2]!.tg.url('/keyed'))).text, 'b', 'edge-3 keeps the last good one');
+    let items: { instance: string; applied_revision: number; health: string; config_error: string | null }[] =
+      [];
+    for (let n = 0; n < 30; n++) {
+      items = (await admin(fleet[0]!, 'GET', '/api/v1/fleet')).json.items as typeof items;
+      if (items[2]?.config_error !== null) break;
+      await sleep(100);
+    }
+    assert.deepEqual(
+      items.map((i) => [i.instance, i.applied_revision, i.health]),
+      [
+        ['edge-1', bad, 'ok'],
+        ['edge-2', bad, 'ok'],
+        ['edge-3', before, 'degraded'],
+      ],
+    );
+    assert.match(items[2]!.config_error ?? '', /keys\.yaml/);
+    // the fix is a new revision that every instance can apply
+    const fixed = await change((c) => c.routes!.shift());
+    assert.equal(fixed.status, 200);
+    const good = etcdRevision();
+    for (let n = 0; n < 30; n++) {
+      items = (await admin(fleet[0]!, 'GET', '/api/v1/fleet')).json.items as typeof items;
+      if (items.every((i) => i.applied_revision === good)) break;
+      await sleep(100);
+    }
+    assert.deepEqual(
+      items.map((i) => [i.applied_revision, i.health, i.config_error]),
+      fleet.map(() => [good, 'ok', null]),
+    );
+  });
+
+  it('with etcd down every instance keeps serving and refuses config changes clearly; when it is back they follow again', async () => {
+    await etcd.stop();
+    const down = await fleetEvents('fleet_etcd_down', 3);
+    assert.equal(down.length, 3);
+    for (const i of fleet) assert.equal((await get(i.tg.url('/'))).text, 'b', `${i.name} keeps serving`);
+    const refused = await change((c) => ((c.routes![1] as { pool: string }).pool = 'a'));
+    assert.equal(refused.status, 503, JSON.stringify(refused.json));
+    assert.equal(refused.json.error, 'fleet_unavailable');
+    assert.match(
+      refused.json.message as string,
+      /etcd is unreachable at http:\/\/127\.0\.0\.1:\d+ .*nothing changed/,
+    );
+    assert.equal((await admin(fleet[0]!, 'GET', '/api/v1/fleet')).status, 503);
+    await etcd.start();
+    assert.equal((await fleetEvents('fleet_etcd_up', 3)).length, 3);
+    const put = await change((c) => ((c.routes![1] as { pool: string }).pool = 'a'));
+    assert.equal(put.status, 200, JSON.stringify(put.json));
+    const started = Date.now();
+    for (const i of fleet) {
+      while ((await get(i.tg.url('/'))).text !== 'a') {
+        assert.ok(Date.now() - started < 2000, `${i.name} did not follow after etcd came back`);
+        await sleep(20);
+      }
+    }
+  });
+
   /** Sends GET `path` to all three instances from `loops` keep-alive loops each for `ms`; counts answers by status. */
   async function hammer(
     p: string,
     ms: number,
     loops = 3,
-  ): Promise<{ ok: number; limited: number; other: number }> {
-    const counts = { ok: 0, limited: 0, other: 0 };
+  ): Promise<{ ok: number; limited: number; other: number; byInstance: number[] }> {
+    const counts = { ok: 0, limited: 0, other: 0, byInstance: fleet.map(() => 0) };
     const end = Date.now() + ms;
     await Promise.all(
-      fleet.flatMap((i) =>
+      fleet.flatMap((i, n) =>
         Array.from({ length: loops }, async () => {
           while (Date.now() < end) {
             const r = await request(i.tg.url(p), { dispatcher: agent });
             await r.body.dump();
-            if (r.statusCode === 200) counts.ok++;
-            else if (r.statusCode === 429) counts.limited++;
+            if (r.statusCode === 200) {
+              counts.ok++;
+              counts.byInstance[n]!++;
+            } else if (r.statusCode === 429) counts.limited++;
             else counts.other++;
           }
         }),
@@ -240,7 +344,7 @@ fleet:
     const shared = await hammer('/limited', seconds * 1000);
     const expected = 100 * seconds + 10; // the rate for the whole run plus the burst
     console.log(
-      `fleet-wide limit: ${shared.ok} admitted of ${shared.ok + shared.limited} in ${seconds} s across three instances (${(shared.ok / seconds).toFixed(0)}/s; expected about ${expected})`,
+      `fleet-wide limit (${shared.byInstance.join(' + ')}): ${shared.ok} admitted of ${shared.ok + shared.limited} in ${seconds} s across three instances (${(shared.ok / seconds).toFixed(0)}/s; expected about ${expected})`,
     );
     assert.equal(shared.other, 0);
     assert.ok(shared.ok + shared.limited > 3 * expected, 'the clients offered far more than the limit');
@@ -258,17 +362,24 @@ fleet:
     assert.equal(keys.length, 1, 'one bucket: one route, one client');
     assert.ok(Number(redis.cli('pttl', keys[0]!)) > 0, 'the bucket expires');
 
+    const stopped = new Date().toISOString();
     await redis.stop();
-    const down = await fleetEvents('fleet_redis_down', 3);
-    assert.deepEqual(down.map((e) => e.tollgate.instance).sort(), ['edge-1', 'edge-2', 'edge-3']);
+    let down: AdminRecord[] = [];
+    for (let n = 0; new Set(down.map((e) => e.tollgate.instance)).size < 3; n++) {
+      assert.ok(n < 50, 'each instance sees Redis go');
+      await sleep(100);
+      down = (await fleetEvents('fleet_redis_down', 0)).filter((e) => e['@timestamp'] > stopped);
+    }
     assert.match(down[0]!.event.reason ?? '', /unreachable.*rate limits locally/);
     const local = await hammer('/limited', 2000);
     console.log(
-      `Redis down: ${local.ok} admitted of ${local.ok + local.limited} in 2 s (local limits on three instances, at most ${3 * (100 * 2 + 10)})`,
+      `Redis down: ${local.ok} admitted of ${local.ok + local.limited} in 2 s (${local.byInstance.join(' + ')}; local limits on three instances, at most ${3 * (100 * 2 + 10)})`,
     );
     assert.equal(local.other, 0, 'no request fails because Redis is gone');
-    // fleet-wide this would be 210; each instance limiting on its own admits up to three times that
-    assert.ok(local.ok > 1.5 * (100 * 2 + 10), `local limits admit the rate on each instance: ${local.ok}`);
+    // fleet-wide this would be about 210; each instance limiting on its own admits up to three times
+    // that (less when the shared 2 cores stall an instance: its bucket cannot hold more than the burst)
+    assert.ok(local.ok > 1.4 * (100 * 2 + 10), `local limits admit the rate on each instance: ${local.ok}`);
+    assert.ok(Math.max(...local.byInstance) > 150, 'at least one instance admits about the full rate alone');
     const view = await admin(fleet[0]!, 'GET', '/api/v1/fleet');
     assert.equal(view.status, 200, JSON.stringify(view.json));
     for (const i of view.json.items as { redis: string; health: string }[]) {
@@ -285,11 +396,22 @@ fleet:
       [['fleet-deps', 'redis']],
       'the fleet_degraded alert fires while Redis is away',
     );
+    const restarted = new Date().toISOString();
     await redis.start();
-    const up = await fleetEvents('fleet_redis_up', 6);
-    assert.equal(up.length, 6, 'each instance saw Redis come up at start and again now');
-    const resolved = await fleetEvents('alert_resolved', 3);
-    assert.equal(resolved.length, 3, 'and the alert resolves on each');
+    for (let n = 0; ; n++) {
+      const up = (await fleetEvents('fleet_redis_up', 0)).filter((e) => e['@timestamp'] > restarted);
+      if (new Set(up.map((e) => e.tollgate.instance)).size === 3) break;
+      assert.ok(n < 50, 'each instance sees Redis come back');
+      await sleep(100);
+    }
+    for (let n = 0; n < 50; n++) {
+      const resolved = (await fleetEvents('alert_resolved', 0)).filter(
+        (e) => e.tollgate.labels.key === 'redis',
+      );
+      if (resolved.length === 3) break;
+      assert.ok(n < 49, 'the fleet_degraded alert for redis resolves on each instance');
+      await sleep(100);
+    }
   });
 
   /** Waits until PostgreSQL holds every record each instance's store holds now. */
