@@ -36,6 +36,14 @@ export interface AdminHost {
    * null for a single instance. Config changes then go to the fleet, not to the local file.
    */
   readonly fleet: (() => Promise<unknown>) | null;
+  /** Fleet mode with Redis: the fleet's heavy hitters (`GET /api/v1/clients/top?scope=fleet`); null otherwise. */
+  readonly fleetTop:
+    | ((
+        by: 'client_ip' | 'user',
+        windowMs: number,
+        n: number,
+      ) => Promise<{ instances: string[]; items: unknown[] }>)
+    | null;
 }
 
 /** Everything a handler may use. */

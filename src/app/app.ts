@@ -133,6 +133,7 @@ export class App {
             },
             events: audit,
             logger: options.logger,
+            topClients: { client_ip: this.metrics.topClients, user: this.metrics.topUsers },
           });
     const alerts = this.alerts;
     const app = this;
@@ -265,6 +266,7 @@ export class App {
       applyPlan: (plan, actor) =>
         this.fleet === null ? this.reload(plan, actor) : this.fleet.publish(plan, actor),
       fleet: this.fleet === null ? null : () => this.fleet!.view(),
+      fleetTop: this.fleet?.buckets == null ? null : (by, windowMs, n) => this.fleet!.top(by, windowMs, n),
       metrics: () => ({ contentType: this.metrics.contentType, text: this.metrics.render() }),
       alerts: () => this.alerts,
       topClients: (by) => (by === 'user' ? this.metrics.topUsers : this.metrics.topClients),

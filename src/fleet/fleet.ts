@@ -4,8 +4,11 @@ import { compileConfigText } from '../config/index.js';
 import type { EventSink, Logger } from '../core/index.js';
 import { ErrorCode, isTollgateError, systemEvent, TollgateError } from '../core/index.js';
 import type { SharedBuckets } from '../identity/index.js';
+import type { TopClients } from '../metrics/index.js';
 import type { EtcdKv } from './etcd.js';
 import { EtcdClient } from './etcd.js';
+import type { FleetTopClient, TopBy } from './fleet-top.js';
+import { FleetTop } from './fleet-top.js';
 import { RedisBuckets } from './redis-buckets.js';
 import type { SharedDocument } from './shared-config.js';
 import { changedLocalKeys, composeText, SHARED_KEYS, sharedPart } from './shared-config.js';
@@ -27,6 +30,8 @@ export interface FleetOptions {
   host: FleetHost;
   events: EventSink;
   logger: Logger;
+  /** This instance's heavy-hitter sketches, published to Redis for the fleet-wide view. */
+  topClients?: Record<TopBy, TopClients>;
 }
 
 /** One instance as it announces itself in etcd (`<prefix>instances/<name>`, on its lease). */
@@ -65,6 +70,7 @@ export class Fleet {
   readonly instance: string;
   /** Shared rate-limit buckets, when `fleet.redis` is set. */
   readonly buckets: RedisBuckets | null;
+  readonly #top: FleetTop | null;
   readonly #opts: FleetOptions;
   readonly #etcd: EtcdClient | null;
   readonly #configKey: string;
@@ -101,6 +107,43 @@ export class Fleet {
             logger: opts.logger,
             onChange: () => void this.#announce(),
           });
+    this.#top =
+      this.buckets === null || opts.topClients === undefined
+        ? null
+        : new FleetTop(this.buckets, this.instance, opts.topClients);
+  }
+
+  /**
+   * `GET /api/v1/clients/top?scope=fleet`: the busiest keys of the whole fleet (every live
+   * instance's published sketch, merged). TG_ERR_USAGE without `fleet.redis` or for a window the
+   * sketches do not keep; TG_ERR_FLEET_REDIS when Redis cannot be read.
+   */
+  async top(
+    by: TopBy,
+    windowMs: number,
+    n: number,
+  ): Promise<{ instances: string[]; items: FleetTopClient[] }> {
+    const top = this.#top;
+    const sketch = this.#opts.topClients?.[by];
+    if (top === null || sketch === undefined)
+      throw new TollgateError(ErrorCode.USAGE, 'fleet-wide heavy hitters need fleet.redis', {
+        source: 'usage',
+      });
+    if (!sketch.windowsMs.includes(windowMs))
+      throw new TollgateError(
+        ErrorCode.USAGE,
+        `window ${windowMs} ms is not one of ${sketch.windowsMs.map((w) => `${w / 60_000}m`).join(', ')}`,
+        { source: 'usage' },
+      );
+    try {
+      return await top.top(by, windowMs, n);
+    } catch (err) {
+      throw new TollgateError(
+        ErrorCode.FLEET_REDIS,
+        `cannot read the fleet's heavy hitters from Redis: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
+    }
   }
 
   get sharedBuckets(): SharedBuckets | null {
@@ -125,6 +168,7 @@ export class Fleet {
    */
   async start(local: RuntimePlan): Promise<RuntimePlan> {
     this.buckets?.start();
+    this.#top?.start();
     if (this.#etcd === null) return local;
     let plan = local;
     try {
@@ -393,6 +437,7 @@ export class Fleet {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#top?.close();
     this.#abort.abort();
     await Promise.allSettled(this.#loops);
     if (this.#lease !== null) await this.#etcd?.revoke(this.#lease).catch(() => {});

@@ -7,6 +7,8 @@ export type { EtcdKv, WatchEvent } from './etcd.js';
 export { EtcdClient } from './etcd.js';
 export type { FleetHost, FleetOptions, FleetView, InstanceRecord } from './fleet.js';
 export { Fleet } from './fleet.js';
+export type { FleetTopClient, TopBy } from './fleet-top.js';
+export { PUBLISHED } from './fleet-top.js';
 export type { RedisBucketsOptions } from './redis-buckets.js';
 export { RedisBuckets } from './redis-buckets.js';
 export type { SharedDocument, SharedPart } from './shared-config.js';

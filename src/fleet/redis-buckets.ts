@@ -37,6 +37,24 @@ return {grant, wait}
 `;
 const SHA = createHash('sha1').update(SCRIPT).digest('hex');
 
+/**
+ * Publishes one instance's heavy-hitter snapshot: the snapshot key expires after ARGV[3] ms and
+ * the index (a sorted set by publish time) forgets instances silent for that long, in one step.
+ */
+const PUBLISH_TOP = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[3])
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ttl)
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ttl)
+redis.call('PEXPIRE', KEYS[1], ttl)
+return now
+`;
+
+/** How long an instance's heavy-hitter snapshot counts after it was published. */
+export const TOP_SNAPSHOT_TTL_MS = 5000;
+
 export interface RedisBucketsOptions {
   url: string;
   timeoutMs: number;
@@ -141,6 +159,40 @@ export class RedisBuckets implements SharedBuckets {
       this.#set(false, err instanceof Error ? err.message : String(err));
       throw err;
     }
+  }
+
+  /** Publishes this instance's heavy hitters (a JSON document), replacing its previous snapshot. */
+  async publishTop(instance: string, doc: string): Promise<void> {
+    const p = this.#opts.prefix;
+    await this.#client.sendCommand(
+      [
+        'EVAL',
+        PUBLISH_TOP,
+        '2',
+        `${p}top:index`,
+        `${p}top:${instance}`,
+        instance,
+        doc,
+        String(TOP_SNAPSHOT_TTL_MS),
+      ],
+      { timeout: this.#opts.timeoutMs },
+    );
+  }
+
+  /** Every live instance's heavy-hitter snapshot. */
+  async readTops(): Promise<string[]> {
+    const p = this.#opts.prefix;
+    const options = { timeout: this.#opts.timeoutMs };
+    const names = (await this.#client.sendCommand(
+      ['ZRANGE', `${p}top:index`, '0', '-1'],
+      options,
+    )) as string[];
+    if (names.length === 0) return [];
+    const docs = (await this.#client.sendCommand(['MGET', ...names.map((n) => `${p}top:${n}`)], options)) as (
+      | string
+      | null
+    )[];
+    return docs.filter((d): d is string => d !== null);
   }
 
   async close(): Promise<void> {
