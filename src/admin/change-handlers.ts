@@ -138,7 +138,7 @@ export async function putConfig(call: Call, ctx: AdminContext): Promise<Reply> {
       }
     }
     try {
-      await ctx.host.applyPlan(next, call.actor);
+      await ctx.host.applyPlan(next, call.actor, before);
     } catch (err) {
       if (file !== null) writeConfigFile(file, before.text);
       if (isTollgateError(err) && err.code === ErrorCode.FLEET_CONFLICT)

@@ -263,8 +263,8 @@ export class App {
       auditHealth: () => ({ ...this.audit.health }),
       auditLagSeconds: () => this.audit.lagSeconds(),
       history: () => this.history,
-      applyPlan: (plan, actor) =>
-        this.fleet === null ? this.reload(plan, actor) : this.fleet.publish(plan, actor),
+      applyPlan: (plan, actor, base) =>
+        this.fleet === null ? this.reload(plan, actor) : this.fleet.publish(plan, actor, base),
       fleet: this.fleet === null ? null : () => this.fleet!.view(),
       fleetTop: this.fleet?.buckets == null ? null : (by, windowMs, n) => this.fleet!.top(by, windowMs, n),
       metrics: () => ({ contentType: this.metrics.contentType, text: this.metrics.render() }),

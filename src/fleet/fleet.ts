@@ -204,13 +204,21 @@ export class Fleet {
 
   /**
    * `PUT /api/v1/config` in fleet mode: writes the shared part of `next` to etcd if nobody wrote
-   * since the revision this instance saw (else TG_ERR_FLEET_CONFLICT), then applies it here.
+   * since the revision this instance saw and the plan it was checked against (`base`) still runs
+   * (else TG_ERR_FLEET_CONFLICT), then applies it here.
    * Changing an instance-local key is TG_ERR_FLEET_LOCAL_KEY.
    */
-  publish(next: RuntimePlan, actor: string): Promise<void> {
+  publish(next: RuntimePlan, actor: string, base?: RuntimePlan): Promise<void> {
     const etcd = this.#etcd;
     if (etcd === null) return this.#opts.host.apply(next, actor, {});
     return this.#serial(async () => {
+      // another instance's revision was applied here after the change was checked against the old plan
+      if (base !== undefined && this.#opts.host.plan() !== base)
+        throw new TollgateError(
+          ErrorCode.FLEET_CONFLICT,
+          `the fleet config changed (revision ${this.#applied} was applied here) while this change was being checked; read it again and retry`,
+          { source: 'admin', status: 409 },
+        );
       const changed = changedLocalKeys(this.#opts.host.plan().text, next.text);
       if (changed.length > 0)
         throw new TollgateError(

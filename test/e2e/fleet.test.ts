@@ -48,6 +48,27 @@ describe('fleet: three instances, one etcd, one Redis, one PostgreSQL', () => {
   let token: string;
   /** A viewer token per instance (tokens live in each instance's store). */
   const viewers: string[] = [];
+  /** An admin token per instance but edge-1 (made on first use). */
+  const admins = new Map<string, string>();
+  const adminToken = async (i: Instance): Promise<string> => {
+    let t = admins.get(i.name);
+    if (t === undefined) {
+      const r = await cliAsync([
+        'token',
+        'create',
+        '--name',
+        'ops-bob',
+        '--role',
+        'admin',
+        '--data',
+        i.dataDir,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      t = r.stdout.trim();
+      admins.set(i.name, t);
+    }
+    return t;
+  };
   const fleet: Instance[] = [];
 
   const admin = async (i: Instance, method: string, p: string, body?: string, headers = {}) => {
@@ -293,6 +314,73 @@ fleet:
       items.map((i) => [i.applied_revision, i.health, i.config_error]),
       fleet.map(() => [good, 'ok', null]),
     );
+  });
+
+  it('two admins changing the config at once through two instances: one change wins, the other is refused, none is lost', async () => {
+    let won = 0;
+    const outcomes: string[] = [];
+    for (let round = 0; round < 4; round++) {
+      // each admin reads the config of its instance, then both write at the same moment
+      const prepared = await Promise.all(
+        [0, 1].map(async (n) => {
+          const i = fleet[n]!;
+          const t = n === 0 ? token : await adminToken(i);
+          const r = await request(`${i.adminUrl}/api/v1/config`, {
+            headers: { authorization: `Bearer ${t}` },
+            dispatcher: agent,
+          });
+          const body = (await r.body.json()) as { text: string };
+          const config = parse(body.text) as {
+            pools: { name: string; backends: { name: string; weight?: number }[] }[];
+          };
+          config.pools[0]!.backends[0]!.weight = 10 * round + n + 2;
+          return { i, t, etag: r.headers.etag as string, text: stringify(config) };
+        }),
+      );
+      const results = await Promise.all(
+        prepared.map(async ({ i, t, etag, text }) => {
+          const r = await request(`${i.adminUrl}/api/v1/config`, {
+            method: 'PUT',
+            body: text,
+            headers: { authorization: `Bearer ${t}`, 'if-match': etag, 'content-type': 'application/yaml' },
+            dispatcher: agent,
+          });
+          return { status: r.statusCode, body: (await r.body.json()) as { error?: string } };
+        }),
+      );
+      const statuses = results.map((r) => r.status).sort();
+      outcomes.push(results.map((r) => r.body.error ?? r.status).join('/'));
+      assert.ok(
+        statuses.filter((s) => s === 200).length <= 1,
+        `both writes went through: ${JSON.stringify(results)}`,
+      );
+      for (const r of results)
+        if (r.status !== 200)
+          assert.ok(
+            ['fleet_conflict', 'precondition_failed', 'conflict'].includes(r.body.error!),
+            JSON.stringify(r.body),
+          );
+      won += statuses.filter((s) => s === 200).length;
+      // whatever won is what every instance runs
+      const weights = await Promise.all(
+        fleet.map(async (i, n) => {
+          for (let k = 0; ; k++) {
+            const r = await request(`${i.adminUrl}/api/v1/config`, {
+              headers: { authorization: `Bearer ${n === 0 ? token : await adminToken(i)}` },
+              dispatcher: agent,
+            });
+            const body = (await r.body.json()) as { config: { pools: { backends: { weight: number }[] }[] } };
+            const w = body.config.pools[0]!.backends[0]!.weight;
+            if (k > 40 || (w >= 10 * round + 2 && w <= 10 * round + 3)) return w;
+            await sleep(50);
+          }
+        }),
+      );
+      if (statuses.includes(200))
+        assert.equal(new Set(weights).size, 1, `all instances run the winner: ${weights}`);
+    }
+    console.log(`concurrent changes (edge-1/edge-2) per round: ${outcomes.join(', ')}`);
+    assert.ok(won >= 1, 'at least one round had a winner');
   });
 
   it('with etcd down every instance keeps serving and refuses config changes clearly; when it is back they follow again', async () => {
