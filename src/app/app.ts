@@ -241,9 +241,9 @@ export class App {
    * The plan of a (re-read) config file: in fleet mode its local keys with the fleet's shared
    * ones from etcd. Throws ConfigError (or TG_ERR_FLEET_ETCD when etcd cannot be read).
    */
-  planFromFile(text: string, file: string): Promise<RuntimePlan> {
+  async planFromFile(text: string, file: string): Promise<RuntimePlan> {
     if (this.fleet?.sharesConfig === true) return this.fleet.planFromFile(text);
-    return Promise.resolve(compileConfigText(text, file));
+    return compileConfigText(text, file);
   }
 
   #host(): AdminHost {
