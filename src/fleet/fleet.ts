@@ -173,18 +173,7 @@ export class Fleet {
     let plan = local;
     try {
       let { kv } = await this.#etcd.get(this.#configKey);
-      if (kv === null) {
-        const rev = await this.#etcd.putIf(this.#configKey, this.#document(local.text, 'tollgate'), 0);
-        if (rev !== null) {
-          this.#applied = this.#seen = rev;
-          this.#opts.events.emit(
-            systemEvent('fleet_config_seeded', 'success', null, {
-              fleet_revision: rev,
-              keys: SHARED_KEYS.join(','),
-            }),
-          );
-        } else kv = (await this.#etcd.get(this.#configKey)).kv;
-      }
+      if (kv === null && !(await this.#seed(local.text))) kv = (await this.#etcd.get(this.#configKey)).kv;
       if (kv !== null) {
         this.#seen = kv.modRevision;
         const compiled = this.#compile(kv);
@@ -258,6 +247,21 @@ export class Fleet {
     return plan;
   }
 
+  /** Writes this instance's shared keys as the fleet's first config; false if another instance was first. */
+  async #seed(text: string): Promise<boolean> {
+    const rev = await this.#etcd!.putIf(this.#configKey, this.#document(text, 'tollgate'), 0);
+    if (rev === null) return false;
+    this.#applied = this.#seen = rev;
+    this.#opts.events.emit(
+      systemEvent('fleet_config_seeded', 'success', null, {
+        fleet_revision: rev,
+        keys: SHARED_KEYS.join(','),
+      }),
+    );
+    void this.#announce();
+    return true;
+  }
+
   #document(text: string, actor: string): string {
     const doc: SharedDocument = {
       shared: sharedPart(text),
@@ -278,6 +282,15 @@ export class Fleet {
     } catch (err) {
       return err instanceof Error ? err : new Error(String(err));
     }
+  }
+
+  #serialValue<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn);
+    this.#queue = run.then(
+      () => {},
+      () => {},
+    );
+    return run;
   }
 
   #serial(fn: () => Promise<void>): Promise<void> {
@@ -348,15 +361,28 @@ export class Fleet {
     const signal = this.#abort.signal;
     while (!this.#closed) {
       try {
-        const { kv, revision } = await etcd.get(this.#configKey);
+        let { kv, revision } = await etcd.get(this.#configKey);
         this.#etcdState(true, null);
+        // etcd was down when this instance started and the fleet has no config yet: this one is the first
+        if (
+          kv === null &&
+          this.#seen === 0 &&
+          (await this.#serialValue(() => this.#seed(this.#opts.host.plan().text)))
+        )
+          ({ kv, revision } = await etcd.get(this.#configKey));
         if (kv !== null && kv.modRevision > this.#applied && kv.modRevision > this.#seen)
           await this.#onRevision(kv);
         await etcd.watch(
           this.#configKey,
           revision + 1,
           (e) => {
-            if (e.type === 'PUT') void this.#onRevision(e.kv);
+            if (e.type === 'PUT')
+              this.#onRevision(e.kv).catch((err: unknown) =>
+                this.#opts.logger.log('error', 'fleet: applying a config revision failed', {
+                  revision: e.kv.modRevision,
+                  error: String(err),
+                }),
+              );
           },
           signal,
         );
@@ -427,7 +453,13 @@ export class Fleet {
       const [config, list] = await Promise.all([etcd.get(this.#configKey), etcd.list(this.#instancesPrefix)]);
       const latest = config.kv?.modRevision ?? null;
       const items = list
-        .map((kv) => JSON.parse(kv.value) as InstanceRecord)
+        .flatMap((kv) => {
+          try {
+            return [JSON.parse(kv.value) as InstanceRecord];
+          } catch {
+            return []; // not written by Tollgate
+          }
+        })
         .sort((a, b) => (a.instance < b.instance ? -1 : 1))
         .map((r) => {
           const current = latest === null || r.applied_revision === latest;

@@ -31,6 +31,7 @@ interface Instance {
 }
 
 const agent = new Agent({ connections: 8, keepAliveTimeout: 10_000 });
+after(() => agent.close());
 
 async function get(url: string, headers: Record<string, string> = {}) {
   const r = await request(url, { headers, dispatcher: agent });
@@ -163,7 +164,6 @@ fleet:
 
   after(async () => {
     await Promise.all(fleet.map((i) => i.tg?.stop()));
-    await agent.close();
     await Promise.all([a?.close(), b?.close()]);
     await Promise.all([etcd?.destroy(), redis?.destroy(), pg?.destroy()]);
     if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
@@ -509,7 +509,7 @@ fleet:
       down = (await fleetEvents('fleet_redis_down', 0)).filter((e) => e['@timestamp'] > stopped);
     }
     assert.match(down[0]!.event.reason ?? '', /unreachable.*rate limits locally/);
-    const local = await hammer('/limited', 2000);
+    const local = await hammer('/limited', 2000, 4);
     console.log(
       `Redis down: ${local.ok} admitted of ${local.ok + local.limited} in 2 s (${local.byInstance.join(' + ')}; local limits on three instances, at most ${3 * (100 * 2 + 10)})`,
     );
@@ -723,5 +723,89 @@ fleet:
     const v = await cliAsync(['verify', '--store', pg.url, '--instance', 'edge-3']);
     assert.equal(v.code, 0, v.stdout);
     assert.match(v.stdout, /^edge-3: ok: \d+ records, seq 1\.\.\d+, chain intact$/m);
+  });
+});
+
+describe('fleet: etcd and Redis down when an instance starts', () => {
+  it('it serves its own file, says what is missing, and joins (seeding the fleet config) once they answer', async () => {
+    const [etcd, redis] = await Promise.all([startEtcd(), startRedis()]);
+    await Promise.all([etcd.stop(), redis.stop()]);
+    const backend = await startBackend('a', (_req, res) => res.end('a'));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-fleet-cold-'));
+    const dataDir = path.join(dir, 'data');
+    let tg: LiveTollgate | null = null;
+    try {
+      const t = await cliAsync(['token', 'create', '--name', 'ops', '--role', 'viewer', '--data', dataDir]);
+      assert.equal(t.code, 0, t.stderr);
+      const adminPort = await freePort();
+      const fleetApi = async () => {
+        const r = await request(`http://127.0.0.1:${adminPort}/api/v1/fleet`, {
+          headers: { authorization: `Bearer ${t.stdout.trim()}` },
+          dispatcher: agent,
+        });
+        return { status: r.statusCode, json: (await r.body.json()) as Record<string, unknown> };
+      };
+      const events = async (action: string) => {
+        for (let n = 0; n < 100; n++) {
+          const found = readStore(dataDir).admin.filter((e) => e.event.action === action);
+          if (found.length > 0) return found;
+          await sleep(100);
+        }
+        assert.fail(`no ${action} event`);
+      };
+      tg = await launchTollgate(
+        dir,
+        dataDir,
+        `routes: [ { name: web, match: { path_prefix: / }, pool: a } ]
+pools: [ { name: a, backends: [ { name: a1, address: ${backend.address} } ] } ]
+admin: { address: 127.0.0.1:${adminPort} }
+fleet:
+  instance: cold-1
+  etcd: { endpoints: [${etcd.url}], prefix: /cold/ }
+  redis: { url: ${redis.url}, timeout: 300ms }
+`,
+      );
+      assert.equal((await get(tg.url('/'))).text, 'a', 'it serves the config of its own file');
+      const etcdDown = await events('fleet_etcd_down');
+      assert.match(
+        etcdDown[0]!.event.reason ?? '',
+        /^etcd is unreachable at http:\/\/127\.0\.0\.1:\d+ \(.+\); this instance keeps its running config/,
+      );
+      const redisDown = await events('fleet_redis_down');
+      assert.match(redisDown[0]!.event.reason ?? '', /^Redis at redis:\/\/127\.0\.0\.1:\d+ is unreachable/);
+      assert.match(tg.stderr(), /"code":"TG_ERR_FLEET_ETCD"/);
+      const unavailable = await fleetApi();
+      assert.equal(unavailable.status, 503);
+      assert.equal(unavailable.json.error, 'fleet_unavailable');
+
+      await Promise.all([etcd.start(), redis.start()]);
+      const seeded = await events('fleet_config_seeded');
+      await events('fleet_etcd_up');
+      await events('fleet_redis_up');
+      const doc = JSON.parse(etcd.etcdctl('get', '/cold/config', '--print-value-only')) as {
+        shared: { routes: { name: string }[] };
+        instance: string;
+      };
+      assert.equal(doc.instance, 'cold-1');
+      assert.deepEqual(
+        doc.shared.routes.map((r) => r.name),
+        ['web'],
+      );
+      let view = await fleetApi();
+      for (let n = 0; n < 50 && (view.json.items as unknown[] | undefined)?.length !== 1; n++) {
+        await sleep(100);
+        view = await fleetApi();
+      }
+      assert.equal(view.status, 200);
+      const items = view.json.items as { instance: string; applied_revision: number; redis: string }[];
+      assert.equal(items[0]!.instance, 'cold-1');
+      assert.equal(items[0]!.applied_revision, seeded[0]!.tollgate.labels.fleet_revision);
+      assert.equal((await get(tg.url('/'))).text, 'a');
+    } finally {
+      await tg?.stop();
+      await backend.close();
+      await Promise.all([etcd.destroy(), redis.destroy()]);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
