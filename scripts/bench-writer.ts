@@ -84,6 +84,7 @@ function outcome(i: number): RequestOutcome {
     termination: 'ok',
     errorMessage: null,
     upgraded: false,
+    canary: false,
   };
 }
 
@@ -129,8 +130,11 @@ async function writerAlone(): Promise<string> {
     dataDir: plan.dataDir,
     sinks: process.argv.includes('--jsonl') ? [{ type: 'jsonl', path: path.join(dir, 'records.jsonl') }] : [],
     checkpointIntervalMs: plan.audit.chain.checkpointIntervalMs,
+    networkSinks: [],
     retentionMs: 0,
     retryMs: 1000,
+    heartbeatMs: 0,
+    instance: 'bench',
   };
   const entry = new URL('../src/audit/writer-thread.ts', import.meta.url).href;
   const tsx = import.meta.resolve('tsx/esm/api');

@@ -18,7 +18,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   audit: ['core', 'config', 'store'],
   proxy: ['core', 'config', 'balancer', 'health', 'identity'],
   alerts: ['core', 'config', 'metrics'],
-  admin: ['core', 'config', 'store', 'audit', 'health', 'metrics', 'alerts'],
+  review: ['core', 'config', 'store', 'audit'],
+  admin: ['core', 'config', 'store', 'audit', 'health', 'metrics', 'alerts', 'review'],
   fleet: ['core', 'config', 'identity', 'metrics'],
   app: [
     'core',
@@ -31,10 +32,11 @@ const ALLOWED: Record<string, readonly string[]> = {
     'audit',
     'proxy',
     'alerts',
+    'review',
     'admin',
     'fleet',
   ],
-  cli: ['core', 'config', 'store', 'audit', 'app', 'admin'],
+  cli: ['core', 'config', 'store', 'audit', 'app', 'admin', 'review'],
 };
 
 function* sourceFiles(dir: string): Generator<string> {

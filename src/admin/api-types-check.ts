@@ -1,11 +1,13 @@
 import type { AlertView } from '../alerts/index.js';
 import type { AdminRecord, AuditHealth, RequestRecord } from '../audit/index.js';
 import type { TopClient } from '../metrics/index.js';
+import type { ReviewReport } from '../review/index.js';
 import type {
   AdminRecordView,
   AlertItem,
   AuditHealthView,
   RequestRecordView,
+  ReviewAnswer,
   TopClientView,
 } from './api-types.js';
 
@@ -22,4 +24,5 @@ export type ApiTypesMatch = [
   Assert<Same<AuditHealth, AuditHealthView>>,
   Assert<Same<AlertView, AlertItem>>,
   Assert<Same<TopClient, TopClientView>>,
+  Assert<Same<ReviewReport, ReviewAnswer>>,
 ];

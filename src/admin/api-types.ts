@@ -104,6 +104,32 @@ export interface ChainProgressView {
   first_bad_seq: number | null;
 }
 
+/** `GET /api/v1/review` (schema tollgate.review/1): the running config and state against the baseline. */
+export interface ReviewAnswer {
+  schema: 'tollgate.review/1';
+  at: string;
+  baseline: { name: string; file: string };
+  config: string;
+  passed: number;
+  failed: number;
+  checks: {
+    id:
+      | 'chain'
+      | 'redaction'
+      | 'off_machine'
+      | 'retention'
+      | 'alerts'
+      | 'admin_transport'
+      | 'token_lifetime'
+      | 'clock'
+      | 'verify'
+      | 'canaries';
+    status: 'pass' | 'fail' | 'skipped';
+    requirement: string;
+    reason: string;
+  }[];
+}
+
 export interface AuditHealthAnswer extends AuditHealthView {
   /** Seconds each sink has been behind the store. */
   lag_seconds: Record<string, number>;
@@ -256,6 +282,7 @@ export interface RequestRecordView {
     attempts: AttemptView[];
     termination: string;
     upgrade: boolean;
+    canary: boolean;
     instance: string;
     chain: { seq: number | null; hash: string | null };
   };

@@ -4,6 +4,7 @@ import type { RuntimePlan } from '../config/index.js';
 import type { Clock } from '../core/index.js';
 import type { BackendState } from '../health/index.js';
 import type { MetricsHistory, TopClients } from '../metrics/index.js';
+import type { ReviewReport } from '../review/index.js';
 import type { Store } from '../store/index.js';
 import type { Elevations } from './elevation.js';
 import type { CommittingSink, PendingEventPump } from './pending-events.js';
@@ -48,6 +49,8 @@ export interface AdminHost {
         n: number,
       ) => Promise<{ instances: string[]; items: unknown[] }>)
     | null;
+  /** `tollgate review` of the running process (`GET /api/v1/review`). */
+  review(): Promise<ReviewReport>;
 }
 
 /** Everything a handler may use. */

@@ -97,6 +97,12 @@ function stream(call: Call, ctx: AdminContext): Reply {
   return { status: 200, body: null, streamed: true, labels: { from_seq: from } };
 }
 
+/** `tollgate review` of the running process: 200 with every check, whatever their verdicts. */
+async function reviewHandler(_call: Call, ctx: AdminContext): Promise<Reply> {
+  const report = await ctx.host.review();
+  return { status: 200, body: report, labels: { passed: report.passed, failed: report.failed } };
+}
+
 export function metrics(_call: Call | null, ctx: AdminContext): Reply {
   const m = ctx.host.metrics();
   return { status: 200, body: m.text, headers: { 'content-type': m.contentType } };
@@ -128,6 +134,7 @@ export const ROUTES: readonly RouteDef[] = [
   { method: 'GET', path: '/api/v1/alerts', role: 'viewer', handle: alerts },
   { method: 'POST', path: '/api/v1/alerts/:id/silence', role: 'operator', handle: silence },
   { method: 'GET', path: '/api/v1/clients/top', role: 'viewer', handle: topClients },
+  { method: 'GET', path: '/api/v1/review', role: 'viewer', handle: reviewHandler },
   { method: 'GET', path: '/api/v1/fleet', role: 'viewer', handle: fleet },
 ];
 

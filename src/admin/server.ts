@@ -36,6 +36,8 @@ export interface AdminServerOptions {
   schedule?: Schedule;
   /** The dashboard's built files (default: dist/web). */
   dashboard?: DashboardFiles;
+  /** The app's chain watcher (it also verifies on its own schedule); default: one of the server's own. */
+  chain?: ChainWatch;
 }
 
 interface Caller {
@@ -85,12 +87,14 @@ export class AdminServer {
       follower: new RecordFollower(opts.store),
       clock: opts.clock,
       configLock: { busy: false },
-      chain: new ChainWatch(
-        opts.store,
-        path.join(dataDir, 'chain-key.pub.pem'),
-        path.join(dataDir, 'checkpoints.jsonl'),
-        () => opts.clock.now(),
-      ),
+      chain:
+        opts.chain ??
+        new ChainWatch(
+          opts.store,
+          path.join(dataDir, 'chain-key.pub.pem'),
+          path.join(dataDir, 'checkpoints.jsonl'),
+          () => opts.clock.now(),
+        ),
     };
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void this.#handle(req, res);
     const tls = opts.plan.tls;

@@ -13,6 +13,8 @@ export interface AlertSources {
   }>;
   audit(): { lost: number; lagSeconds: Record<string, number>; queued: number };
   clients: ClientCounts | null;
+  /** The last canary's result per target (`store`, or a sink's cursor name); empty when canaries are off. */
+  canaries?(): Iterable<{ readonly name: string; readonly ok: boolean; readonly detail: string }>;
 }
 
 /** One alert instance's condition at one evaluation: the key (route, backend, client, or ''), its value, the evidence. */
@@ -180,8 +182,19 @@ export function evaluate(
         });
       break;
     }
-    case 'audit_canary':
+    case 'audit_canary': {
+      for (const t of sources.canaries?.() ?? []) {
+        if (t.ok) continue;
+        out.push({
+          ...base,
+          key: t.name,
+          value: 1,
+          valueText: 'missed',
+          summary: `audit canary missed ${t.name === 'store' ? 'the store' : `sink ${t.name}`}: ${t.detail}`,
+        });
+      }
       break;
+    }
     case 'fleet_degraded': {
       for (const [what, reason] of signals.fleetDown) {
         out.push({

@@ -71,6 +71,7 @@ export class Signals implements OutcomeObserver {
   }
 
   onOutcome(o: RequestOutcome): void {
+    if (o.canary) return; // Tollgate's own canary is not traffic
     const now = this.#clock.monotonic();
     if (o.route !== null) {
       let r = this.routes.get(o.route);

@@ -1,17 +1,24 @@
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
 import os from 'node:os';
+import path from 'node:path';
 import type { AdminHost } from '../admin/index.js';
 import { AdminServer, PendingEventPump } from '../admin/index.js';
 import { AlertEngine } from '../alerts/index.js';
-import { AuditPipeline } from '../audit/index.js';
+import type { CanarySent, CanaryTarget } from '../audit/index.js';
+import { AuditPipeline, CanaryRunner, ChainWatch } from '../audit/index.js';
 import type { RuntimePlan } from '../config/index.js';
 import { compileConfigText, diffConfig } from '../config/index.js';
 import type { AdminEvent, Clock, Logger, OutcomeObserver, RequestOutcome } from '../core/index.js';
 import { systemClock, systemEvent } from '../core/index.js';
 import { Fleet } from '../fleet/index.js';
 import { MetricsHistory, TollgateMetrics } from '../metrics/index.js';
-import { DataPlane } from '../proxy/index.js';
+import { CANARY_HEADER, CANARY_PATH, DataPlane } from '../proxy/index.js';
+import type { ReviewReport } from '../review/index.js';
+import { gatherReviewInput, loadBaseline, review } from '../review/index.js';
 import type { Store } from '../store/index.js';
-import { openStore } from '../store/index.js';
+import { openStore, SERVER_CACHE_KIB } from '../store/index.js';
 
 export interface AppOptions {
   logger: Logger;
@@ -68,6 +75,14 @@ export class App {
   #store: Store | null = null;
   #pump: PendingEventPump | null = null;
   #admin: AdminServer | null = null;
+  /** Re-verifies the chain in slices: every audit.chain.verify_interval, and for the dashboard. */
+  #chain: ChainWatch | null = null;
+  #verifyTimer: NodeJS.Timeout | null = null;
+  /** The secret of this process's canary requests (never written anywhere). */
+  readonly #canaryToken = randomBytes(24).toString('base64url');
+  #canary: CanaryRunner | null = null;
+  /** The last canary's result per target, for the audit_canary alert rule. */
+  readonly #canaryTargets = new Map<string, CanaryTarget>();
 
   constructor(plan: RuntimePlan, options: AppOptions) {
     const clock = options.clock ?? systemClock;
@@ -85,7 +100,11 @@ export class App {
       {
         backends: () => this.proxy.backends.all(),
         listeners: () =>
-          this.proxy.listeners().map((l) => ({ name: l.plan.name, connections: l.connections })),
+          this.proxy.listeners().map((l) => ({
+            name: l.plan.name,
+            connections: l.connections,
+            refused: l.refusedConnections,
+          })),
         audit: () => ({ ...audit.health, lagSeconds: audit.lagSeconds() }),
         alertsFiring: () => this.alerts.firingByRule(),
       },
@@ -102,6 +121,7 @@ export class App {
           lagSeconds: audit.lagSeconds(),
         }),
         clients: this.metrics.topClients,
+        canaries: () => this.#canaryTargets.values(),
       },
       events: audit,
       clock,
@@ -161,6 +181,7 @@ export class App {
       auditGate: () => audit.gate(),
       durable: () => audit.committed(),
       sharedBuckets: this.fleet?.sharedBuckets ?? null,
+      canaryToken: plan.audit.canary === null ? null : Buffer.from(this.#canaryToken),
     });
   }
 
@@ -187,7 +208,7 @@ export class App {
     this.#startedAt = this.#clock.now();
     await this.audit.start();
     try {
-      this.#store = openStore(this.#plan.audit.storePath);
+      this.#store = openStore(this.#plan.audit.storePath, { cacheKiB: SERVER_CACHE_KIB });
       this.#pump = new PendingEventPump(this.#store.tokens, this.audit, this.#logger);
       await this.#pump.kick();
       if (this.fleet !== null) {
@@ -200,6 +221,13 @@ export class App {
       }
       await this.proxy.start(this.#plan);
       this.alerts.start();
+      const dataDir = this.#plan.dataDir;
+      this.#chain = new ChainWatch(
+        this.#store,
+        path.join(dataDir, 'chain-key.pub.pem'),
+        path.join(dataDir, 'checkpoints.jsonl'),
+        () => this.#clock.now(),
+      );
       if (this.#plan.admin !== null) {
         // the dashboard's charts; nothing samples without an admin server to read it
         this.history.sample(this.#clock.now());
@@ -213,6 +241,7 @@ export class App {
           pump: this.#pump,
           clock: this.#clock,
           logger: this.#logger,
+          chain: this.#chain,
         });
         await this.#admin.listen();
       }
@@ -235,6 +264,133 @@ export class App {
           : { fleet_instance: this.instance, fleet_revision: this.fleet.appliedRevision }),
       }),
     );
+    if (this.#plan.workers > 1)
+      this.#logger.log('warn', 'workers > 1 is not supported by this build yet: serving with one process', {
+        workers: this.#plan.workers,
+      });
+    this.#startCanary();
+    if (this.#plan.audit.chain.enabled && this.#plan.audit.chain.verifyIntervalMs > 0)
+      this.#scheduleVerify(2000);
+  }
+
+  // ---- audit the auditor: canaries and the process's own verification ----------------------
+
+  #startCanary(): void {
+    const c = this.#plan.audit.canary;
+    const store = this.#store;
+    if (c === null || store === null) return;
+    const names = this.audit.sinkNames;
+    this.#canary = new CanaryRunner({
+      intervalMs: c.intervalMs,
+      deadlineMs: c.deadlineMs,
+      clock: this.#clock,
+      send: () => this.#sendCanary(c.listener, c.deadlineMs),
+      seqOf: (id) => store.byRequestId(id)[0]?.seq ?? null,
+      cursors: () => new Map(names.map((n) => [n, store.cursor(n)])),
+      emit: (e) => this.audit.emit(e),
+      onResult: (r) => {
+        this.#canaryTargets.clear();
+        for (const t of r.targets) this.#canaryTargets.set(t.name, t);
+      },
+    });
+    this.#canary.start();
+  }
+
+  /** The canary request, through the listener's own socket like any client's. */
+  #sendCanary(listenerName: string, timeoutMs: number): Promise<CanarySent> {
+    const l = this.proxy.listeners().find((x) => x.plan.name === listenerName);
+    if (l === undefined)
+      return Promise.resolve({ requestId: null, status: null, error: `no listener ${listenerName}` });
+    const host = l.plan.host === '0.0.0.0' ? '127.0.0.1' : l.plan.host === '::' ? '::1' : l.plan.host;
+    const tls = l.plan.tls !== null;
+    return new Promise((resolve) => {
+      const req = (tls ? https : http).request(
+        {
+          host,
+          port: l.port(),
+          path: CANARY_PATH,
+          method: 'GET',
+          agent: false,
+          timeout: timeoutMs,
+          // our own listener: its certificate names a host, not this loopback address
+          rejectUnauthorized: false,
+          headers: {
+            host: 'tollgate-canary',
+            [CANARY_HEADER]: this.#canaryToken,
+            'user-agent': 'tollgate-canary/1',
+          },
+        },
+        (res) => {
+          res.resume();
+          const id = res.headers['x-request-id'];
+          res.on('end', () =>
+            resolve({
+              requestId: typeof id === 'string' ? id : null,
+              status: res.statusCode ?? null,
+              error: null,
+            }),
+          );
+          res.on('error', (err) => resolve({ requestId: null, status: null, error: err.message }));
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      req.on('error', (err) => resolve({ requestId: null, status: null, error: err.message }));
+      req.end();
+    });
+  }
+
+  /**
+   * The process verifies its own chain every audit.chain.verify_interval, a slice per event-loop
+   * turn (20,000 rows or 10 ms), and records each finished pass as an `audit_verified` event:
+   * `tollgate review` reads the newest as "the last verify".
+   */
+  #scheduleVerify(ms: number): void {
+    if (this.#stopped) return;
+    this.#verifyTimer = setTimeout(() => this.#verifyStep(this.#chain?.progress().verifiedAt ?? null), ms);
+    this.#verifyTimer.unref();
+  }
+
+  #verifyStep(before: number | null): void {
+    const chain = this.#chain;
+    if (chain === null || this.#stopped) return;
+    const p = chain.advance(20_000, 10);
+    const next = this.#plan.audit.chain.verifyIntervalMs;
+    if (!p.enabled) return this.#scheduleVerify(next);
+    if (!p.ok) {
+      this.audit.emit(systemEvent('audit_verified', 'failure', p.problem, { first_bad_seq: p.firstBadSeq }));
+      return this.#scheduleVerify(next);
+    }
+    if (p.checkingSeq === null && p.verifiedAt !== before) {
+      this.audit.emit(
+        systemEvent('audit_verified', 'success', null, {
+          verified_seq: p.verifiedSeq,
+          checkpoints: p.checkpointsChecked,
+        }),
+      );
+      return this.#scheduleVerify(next);
+    }
+    this.#verifyTimer = setTimeout(() => this.#verifyStep(before), 1);
+    this.#verifyTimer.unref();
+  }
+
+  /** `GET /api/v1/review`: the running config and state against the baseline. */
+  async review(): Promise<ReviewReport> {
+    const plan = this.#plan;
+    const { file, baseline } = loadBaseline(plan.reviewBaseline);
+    const p = this.#chain?.progress() ?? null;
+    const live =
+      p === null || p.verifiedAt === null
+        ? p !== null && !p.ok
+          ? { at: this.#clock.now(), ok: false, by: 'the running Tollgate', detail: p.problem ?? 'failed' }
+          : null
+        : {
+            at: p.verifiedAt,
+            ok: p.ok,
+            by: 'the running Tollgate',
+            detail: `up to seq ${p.verifiedSeq ?? '-'}`,
+          };
+    const input = await gatherReviewInput(plan, this.#store!, baseline, this.#clock.now(), live);
+    return review(input, baseline, file);
   }
 
   /**
@@ -270,6 +426,7 @@ export class App {
       metrics: () => ({ contentType: this.metrics.contentType, text: this.metrics.render() }),
       alerts: () => this.alerts,
       topClients: (by) => (by === 'user' ? this.metrics.topUsers : this.metrics.topClients),
+      review: () => this.review(),
     };
   }
 
@@ -321,6 +478,8 @@ export class App {
   async stop(deadlineMs = 30_000): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    if (this.#verifyTimer !== null) clearTimeout(this.#verifyTimer);
+    await this.#canary?.stop();
     const { cut } = await this.proxy.drain(deadlineMs);
     await this.proxy.close();
     await this.#admin?.close();

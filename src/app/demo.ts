@@ -12,7 +12,45 @@ import { openStore } from '../store/index.js';
  */
 export interface DemoBackends {
   ports: number[];
+  /** The demo's collector: takes OTLP logs at /v1/logs and alert webhooks at /alerts. */
+  collectorPort: number;
   close(): Promise<void>;
+}
+
+/**
+ * Stands in for the central log server and the on-call webhook a real deployment ships to
+ * (an OpenTelemetry collector, a SIEM, a chat channel): it accepts OTLP/HTTP JSON log batches and
+ * alert webhooks, counts them, and prints each alert's summary on stderr.
+ */
+function collectorHandler(): http.RequestListener {
+  let logRecords = 0;
+  return (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      if (req.method === 'POST' && req.url === '/v1/logs') {
+        logRecords += (body.match(/"timeUnixNano"/g) ?? []).length;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{}');
+        return;
+      }
+      if (req.method === 'POST' && req.url === '/alerts') {
+        try {
+          const a = JSON.parse(body) as { summary?: string; status?: string };
+          process.stderr.write(
+            `demo collector: alert ${a.status ?? ''}: ${a.summary ?? body.slice(0, 200)}\n`,
+          );
+        } catch {
+          process.stderr.write(`demo collector: alert: ${body.slice(0, 200)}\n`);
+        }
+        res.end('ok');
+        return;
+      }
+      res.writeHead(req.url === '/' ? 200 : 404, { 'content-type': 'text/plain' });
+      res.end(`demo collector: ${logRecords} log records received\n`);
+    });
+  };
 }
 
 function demoHandler(name: string): http.RequestListener {
@@ -49,13 +87,15 @@ function demoHandler(name: string): http.RequestListener {
 
 export async function startDemoBackends(count = 3): Promise<DemoBackends> {
   const servers: http.Server[] = [];
-  for (let i = 1; i <= count; i++) {
-    const s = http.createServer(demoHandler(`demo-${i}`));
+  for (let i = 0; i <= count; i++) {
+    const s = http.createServer(i === 0 ? collectorHandler() : demoHandler(`demo-${i}`));
     await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
     servers.push(s);
   }
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
   return {
-    ports: servers.map((s) => (s.address() as AddressInfo).port),
+    collectorPort: ports[0]!,
+    ports: ports.slice(1),
     close: async () => {
       await Promise.all(
         servers.map(
@@ -70,7 +110,32 @@ export async function startDemoBackends(count = 3): Promise<DemoBackends> {
   };
 }
 
-export function demoConfig(listen: string, ports: number[], admin = '127.0.0.1:9090'): string {
+export function demoConfig(
+  listen: string,
+  ports: number[],
+  admin = '127.0.0.1:9090',
+  collectorPort: number | null = null,
+): string {
+  const collector =
+    collectorPort === null
+      ? ''
+      : `  sinks:
+    - { type: otlp, endpoint: http://127.0.0.1:${collectorPort}/v1/logs }
+  canary: { interval: 60s, deadline: 10s }
+alerts:
+  notifiers:
+    - { name: demo-collector, type: webhook, url: http://127.0.0.1:${collectorPort}/alerts }
+  rules:
+    - { name: errors, when: error_rate, above: 20%, window: 1m, notify: [demo-collector] }
+    - { name: auth-failures, when: auth_failures, above: 1/s, window: 1m, notify: [demo-collector] }
+    - { name: audit-lag, when: audit_lag, above: 30s, notify: [demo-collector] }
+    - { name: audit-lost, when: audit_lost, notify: [demo-collector] }
+    - { name: audit-canary, when: audit_canary, notify: [demo-collector] }
+review:
+  # the shipped PCI DSS v4 baseline, except that the demo's collector (on this machine) stands in
+  # for the central log server
+  baseline: ./tollgate-data/demo-baseline.yaml
+`;
   return `# tollgate --demo: three backends on loopback behind one listener
 data_dir: ./tollgate-data
 listeners:
@@ -90,11 +155,18 @@ ${ports.map((p, i) => `      - { name: demo-${i + 1}, address: 127.0.0.1:${p} }`
     health_check: { path: /healthz, interval: 2s, timeout: 1s, healthy_threshold: 2, unhealthy_threshold: 2 }
     retries: { attempts: 2, on: [connect_failure, reset, 502, 503], budget_percent: 50 }
     timeouts: { connect: 1s, response_header: 10s, idle: 30s }
-audit:
-  store: { type: sqlite, path: audit.db }
 admin:
   address: ${admin}
-`;
+audit:
+  store: { type: sqlite, path: audit.db, retention: 400d }
+${collector}`;
+}
+
+/** The demo's baseline: the shipped one, with the demo collector on loopback allowed as the log server. */
+export function demoBaseline(shipped: string): string {
+  return `# tollgate --demo: the shipped baseline with one change: the demo's collector runs on this
+# machine, so a loopback sink counts as "off the machine" here. Never in production.
+${shipped.replace('allow_loopback: false', 'allow_loopback: true')}`;
 }
 
 /**
@@ -111,7 +183,7 @@ export function demoToken(storePath: string): string {
     return createToken(store.tokens, {
       name: 'demo-admin',
       role: 'admin',
-      ttlMs: null,
+      ttlMs: 7 * 86_400_000,
       actor: 'tollgate-demo',
       actorRole: null,
       source: null,
@@ -153,7 +225,8 @@ Try:
   curl -i ${url}/slow?ms=500         # a slow answer; see the timings
   tollgate query --data ${dataDir} --since 10m          # what happened (npx tollgate … from the checkout)
   tollgate explain --data ${dataDir} REQUEST_ID         # one request's whole story
-  tollgate verify --data ${dataDir}                     # the chain and its signed checkpoints
+  tollgate verify --data ${dataDir}                     # the chain, its signed checkpoints, the heartbeats
+  tollgate review -c tollgate-demo.yaml                 # the audit set-up against PCI DSS v4 requirement 10
 ${adminTry}
 Ctrl-C drains and stops.
 `;

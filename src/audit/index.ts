@@ -1,5 +1,7 @@
 export type { AdminRecord } from './admin-record.js';
 export { ADMIN_SCHEMA, buildAdminRecord } from './admin-record.js';
+export type { CanaryDeps, CanaryResult, CanarySent, CanaryTarget } from './canary.js';
+export { CanaryRunner } from './canary.js';
 export type { CentralChain, CentralRow } from './central-store.js';
 export { CentralStore } from './central-store.js';
 export {
@@ -23,7 +25,7 @@ export type { RecordAttempt, RequestRecord } from './record.js';
 export { buildRequestRecord, REQUEST_SCHEMA } from './record.js';
 export type { Redaction } from './redact.js';
 export { captureHeaders, REDACTED, redactQuery } from './redact.js';
-export type { Report, ReportFormat, ReportOptions } from './report/index.js';
+export type { Report, ReportFormat, ReportOptions, ReviewSection } from './report/index.js';
 export {
   buildReport,
   DurationHistogram,
@@ -38,5 +40,5 @@ export {
   SpaceSaving,
 } from './report/index.js';
 export { serializeRequestRecord } from './serialize.js';
-export type { VerifyResult } from './verify.js';
-export { loadCheckpoints, verifyChain } from './verify.js';
+export type { TrailGap, VerifyResult } from './verify.js';
+export { loadCheckpoints, VERIFY_LOG, verifyChain } from './verify.js';

@@ -95,6 +95,8 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
   #shipper: Worker | null = null;
   readonly #shipperLag = new Map<string, number>();
   readonly #networkSinks: NetworkSinkConfig[];
+  /** Every sink's cursor name (file sinks, then network sinks), as the writer and shipper name them. */
+  readonly sinkNames: readonly string[];
   #stopped: Promise<void> | null = null;
   #lostReported = 0;
   readonly #ready: Promise<void>;
@@ -124,7 +126,13 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
       checkpointIntervalMs: plan.audit.chain.enabled ? plan.audit.chain.checkpointIntervalMs : 0,
       retentionMs: plan.audit.retentionMs,
       retryMs: 1000,
+      heartbeatMs: plan.audit.heartbeatMs,
+      instance: opts.instance,
     };
+    this.sinkNames = [
+      ...config.sinks.map((s) => (s.type === 'stdout' ? 'stdout' : `${s.type}:${s.path}`)),
+      ...config.networkSinks,
+    ];
     this.#worker = startThread('writer-thread', config);
     this.#ready = new Promise((resolve, reject) => {
       this.#worker.once('error', reject);
@@ -145,7 +153,12 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
     await this.#ready;
     if (this.#networkSinks.length > 0) this.#startShipper();
     this.health.state = 'ok';
-    this.emit(systemEvent('audit_pipeline_started', 'success', null, { store: this.#audit.storePath }));
+    this.emit(
+      systemEvent('audit_pipeline_started', 'success', null, {
+        store: this.#audit.storePath,
+        heartbeat_ms: this.#audit.heartbeatMs,
+      }),
+    );
   }
 
   /**

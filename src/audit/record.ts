@@ -42,6 +42,8 @@ export interface RequestRecord {
     attempts: RecordAttempt[];
     termination: string;
     upgrade: boolean;
+    /** Tollgate's own canary request (audit.canary). */
+    canary: boolean;
     instance: string;
     chain: { seq: number | null; hash: string | null };
   };
@@ -128,6 +130,7 @@ export function buildRequestRecord(o: RequestOutcome, redaction: Redaction, inst
       attempts: o.attempts.map(attempt),
       termination: o.termination,
       upgrade: o.upgraded,
+      canary: o.canary,
       instance,
       chain: { seq: null, hash: null },
     },

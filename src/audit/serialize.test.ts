@@ -68,6 +68,7 @@ function outcome(over: Partial<RequestOutcome> = {}): RequestOutcome {
     termination: 'ok',
     errorMessage: null,
     upgraded: false,
+    canary: false,
     ...over,
   };
 }

@@ -65,7 +65,7 @@ export function serializeRequestRecord(o: RequestOutcome, redaction: Redaction, 
     `"pool":${s(o.pool)},"owner":${s(o.owner)},"tags":${o.tags === null ? 'null' : stringMap(o.tags)},` +
     `"backend":{"name":${s(o.backendName)},"address":${s(o.backendAddress)}},"upstream":{"status_code":${n(o.upstreamStatus)}},` +
     `"timings":{"queue":${ms(t.queue)},"connect":${ms(t.connect)},"upstream_headers":${ms(t.upstreamHeaders)},"upstream_total":${ms(t.upstreamTotal)}},` +
-    `"attempts":[${attempts}],"termination":"${o.termination}","upgrade":${o.upgraded},"instance":${str(instance)},` +
+    `"attempts":[${attempts}],"termination":"${o.termination}","upgrade":${o.upgraded},"canary":${o.canary},"instance":${str(instance)},` +
     `"chain":{"seq":null,"hash":null}}}`
   );
 }

@@ -19,6 +19,80 @@ export interface VerifyResult {
   lastCheckpoint: Checkpoint | null;
   problem: string | null;
   firstBadSeq: number | null;
+  /** Silences longer than twice the heartbeat interval that no clean stop explains. */
+  gaps: TrailGap[];
+  /** The last liveness marker (heartbeat, start or stop) seen, to judge the silence since. */
+  lastMarker: { seq: number; ts: number; action: string; intervalMs: number } | null;
+}
+
+/** A stretch of the trail with no heartbeat: the writer, the store or the process stood still. */
+export interface TrailGap {
+  /** The marker before the silence and the one that ended it. */
+  fromSeq: number;
+  toSeq: number;
+  fromTs: number;
+  toTs: number;
+  /** The heartbeat interval in effect. */
+  intervalMs: number;
+  /** What the trail says about it: a store failure recorded inside the gap, or null. */
+  cause: string | null;
+}
+
+/** `tollgate verify` appends each result to this file in the data dir (read by `tollgate review`). */
+export const VERIFY_LOG = 'verify.jsonl';
+
+/** Admin actions that prove the writer was alive at their time; a stop explains the silence after it. */
+const MARKERS = new Set(['audit_heartbeat', 'audit_pipeline_started', 'audit_pipeline_stopped']);
+
+/** Finds heartbeat gaps in seq order (fed every admin row by `verifyChain`). */
+class GapFinder {
+  readonly gaps: TrailGap[] = [];
+  last: VerifyResult['lastMarker'] = null;
+  #cause: string | null = null;
+
+  onAdmin(seq: number, ts: number, action: string, rec: string): void {
+    if (action === 'audit_pipeline_failed') {
+      this.#cause ??= `the store could not be written: ${labelOf(rec, 'reason') ?? 'see the audit_pipeline_failed event'}`;
+      return;
+    }
+    if (!MARKERS.has(action)) return;
+    const prev = this.last;
+    if (
+      prev !== null &&
+      prev.action !== 'audit_pipeline_stopped' &&
+      prev.intervalMs > 0 &&
+      ts - prev.ts > 2 * prev.intervalMs
+    ) {
+      this.gaps.push({
+        fromSeq: prev.seq,
+        toSeq: seq,
+        fromTs: prev.ts,
+        toTs: ts,
+        intervalMs: prev.intervalMs,
+        cause:
+          this.#cause ?? (action === 'audit_pipeline_started' ? 'no clean stop before this start' : null),
+      });
+    }
+    this.#cause = null;
+    let intervalMs = prev?.intervalMs ?? 0;
+    if (action === 'audit_heartbeat') intervalMs = Number(labelOf(rec, 'interval_ms') ?? intervalMs);
+    else if (action === 'audit_pipeline_started') intervalMs = Number(labelOf(rec, 'heartbeat_ms') ?? 0);
+    this.last = { seq, ts, action, intervalMs: Number.isFinite(intervalMs) ? intervalMs : 0 };
+  }
+}
+
+/** `event.reason` or a `tollgate.labels` entry of an admin record's text. */
+function labelOf(rec: string, key: string): string | number | null {
+  try {
+    const r = JSON.parse(rec) as {
+      event?: { reason?: string };
+      tollgate?: { labels?: Record<string, unknown> };
+    };
+    const v = key === 'reason' ? r.event?.reason : r.tollgate?.labels?.[key];
+    return typeof v === 'string' || typeof v === 'number' ? v : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Checkpoints from the store and from checkpoints.jsonl, by seq (the file survives a truncated table). */
@@ -56,7 +130,10 @@ export function verifyChain(
     lastCheckpoint: null,
     problem: null,
     firstBadSeq: null,
+    gaps: [],
+    lastMarker: null,
   };
+  const gaps = new GapFinder();
   const bad = (seq: number, problem: string): VerifyResult => {
     result.problem = problem;
     result.firstBadSeq = seq;
@@ -100,6 +177,7 @@ export function verifyChain(
         result.checkpoints++;
         next++;
       }
+      if (row.kind === 'admin' && row.action !== null) gaps.onAdmin(row.seq, row.ts, row.action, row.rec);
       result.firstSeq ??= row.seq;
       result.lastSeq = row.seq;
       result.records++;
@@ -114,6 +192,8 @@ export function verifyChain(
     return bad(expected, `truncated: records end at seq ${expected - 1}, checkpoint signs ${c.seq}`);
   }
   result.lastCheckpoint = lastGood;
+  result.gaps = gaps.gaps;
+  result.lastMarker = gaps.last;
   result.ok = true;
   return result;
 }

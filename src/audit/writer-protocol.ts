@@ -23,6 +23,10 @@ export interface WriterConfig {
   checkpointIntervalMs: number;
   retentionMs: number;
   retryMs: number;
+  /** 0: no heartbeat events. */
+  heartbeatMs: number;
+  /** The instance id heartbeat records carry. */
+  instance: string;
 }
 
 /** `urgent`: someone waits for this batch to be durable (durability: strict): commit it without waiting for the group window. */

@@ -10,8 +10,10 @@ import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
+import { systemEvent } from '../core/index.js';
 import type { Store, StoredRow } from '../store/index.js';
-import { openStore } from '../store/index.js';
+import { openStore, SERVER_CACHE_KIB } from '../store/index.js';
+import { buildAdminRecord } from './admin-record.js';
 import { chainHash, GENESIS, sealLine, signAnchor, signCheckpoint } from './chain.js';
 import { CombinedSink, JsonlSink, StdoutSink } from './sinks/file-sinks.js';
 import type { RecordSink } from './sinks/sink.js';
@@ -97,11 +99,29 @@ class Writer {
       this.#timers.push(setInterval(() => this.#checkpoint('interval'), config.checkpointIntervalMs));
     this.#timers.push(setInterval(() => this.#ship(), 200));
     if (config.retentionMs > 0) this.#timers.push(setInterval(() => this.#prune(), 10_000));
+    if (config.heartbeatMs > 0) this.#timers.push(setInterval(() => this.#heartbeat(), config.heartbeatMs));
+  }
+
+  /**
+   * A heartbeat event, chained like any record, while the store takes writes: a stopped writer,
+   * a store that cannot be written or a process that was paused leaves a silence in the trail
+   * that `verify` reports. Batch id 0: nobody on the request thread waits for it.
+   */
+  #heartbeat(): void {
+    if (this.#store === null || this.#failing !== null) return;
+    const now = Date.now();
+    const e = systemEvent('audit_heartbeat', 'success', null, {
+      interval_ms: config.heartbeatMs,
+      last_seq: this.#seq,
+    });
+    const line = JSON.stringify(buildAdminRecord(e, config.instance, now));
+    const meta = ['admin', now, null, null, null, null, null, null, 'tollgate', 'audit_heartbeat'];
+    this.enqueue({ id: 0, lines: line, meta, urgent: false });
   }
 
   #openStore(): boolean {
     try {
-      this.#store ??= openStore(config.storePath);
+      this.#store ??= openStore(config.storePath, { cacheKiB: SERVER_CACHE_KIB });
       const last = this.#store.last();
       this.#seq = last?.seq ?? 0;
       this.#hash = last?.hash ?? this.#store.anchor()?.hash ?? GENESIS;
@@ -156,7 +176,7 @@ class Writer {
           this.#recent = this.#recent.length === 0 ? rows : this.#recent.concat(rows);
         for (const b of this.#queue.splice(0, take)) {
           this.#queuedRows -= b.meta.length / FIELDS;
-          post({ type: 'ack', id: b.id, count: b.meta.length / FIELDS, lastSeq: this.#seq });
+          if (b.id > 0) post({ type: 'ack', id: b.id, count: b.meta.length / FIELDS, lastSeq: this.#seq });
         }
         if (this.#failing !== null) {
           const reason = this.#failing;
@@ -217,7 +237,7 @@ class Writer {
 
   #queuedRecords(): number {
     let n = 0;
-    for (const b of this.#queue) n += b.meta.length / FIELDS;
+    for (const b of this.#queue) if (b.id > 0) n += b.meta.length / FIELDS;
     return n;
   }
 

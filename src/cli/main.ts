@@ -5,6 +5,7 @@ import { checkCommand } from './check.js';
 import { explainCommand } from './explain.js';
 import { queryCommand } from './query.js';
 import { reportCommand } from './report.js';
+import { reviewCommand } from './review.js';
 import { startCommand } from './start.js';
 import { tailCommand } from './tail.js';
 import { tokenCreateCommand, tokenListCommand, tokenRevokeCommand, tokenRoleCommand } from './token.js';
@@ -78,11 +79,25 @@ storeOptions(
     .option('--verify', 'also verify the chain and its signed checkpoints (exit 1 when it does not hold)'),
 ).action((o) => reportCommand(o));
 
+program
+  .command('review')
+  .description(
+    'check the config and the audit state against a compliance baseline (default PCI DSS v4 requirement 10); exit 1 on any failed check',
+  )
+  .requiredOption('-c, --config <file>', 'the config Tollgate runs with')
+  .option('--baseline <file>', 'the baseline (default: review.baseline, else the shipped PCI DSS v4 one)')
+  .option('--format <format>', 'text or json', 'text')
+  .action((o) => reviewCommand(o));
+
 storeOptions(
   program
     .command('verify')
-    .description('check the tamper-evident chain and its signed checkpoints; exit 1 naming the first bad seq')
+    .description(
+      'check the tamper-evident chain, its signed checkpoints and the heartbeats; exit 1 naming the first bad seq or a gap',
+    )
     .option('--quiet', 'no progress on stderr')
+    .option('--allow-gaps', 'list heartbeat gaps but exit 0 for them')
+    .option('--no-record', 'do not append the result to <data_dir>/verify.jsonl')
     .option('--store <url>', "a fleet's central store (postgres://…): check each instance's chain there")
     .option('--instance <name>', 'with --store: only this instance')
     .option('--table <name>', 'with --store: the records table', 'tollgate_records'),

@@ -2,7 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ReportFormat } from '../audit/index.js';
 import { buildReport, REPORT_FORMATS, renderReport } from '../audit/index.js';
+import { loadConfigFile } from '../config/index.js';
 import { ErrorCode, TollgateError } from '../core/index.js';
+import type { ReviewReport } from '../review/index.js';
+import { gatherReviewInput, loadBaseline, review as runReview } from '../review/index.js';
 import { openStore, parseTime } from '../store/index.js';
 import type { StoreOptions } from './store-location.js';
 import { storeLocation } from './store-location.js';
@@ -24,7 +27,7 @@ function usage(message: string): TollgateError {
  * stdout as Markdown, JSON or HTML. Exit 0; with --verify, exit 1 when the chain does not verify
  * (the report is printed all the same and says why).
  */
-export function reportCommand(o: ReportCommandOptions, now = Date.now()): void {
+export async function reportCommand(o: ReportCommandOptions, now = Date.now()): Promise<void> {
   if (!(REPORT_FORMATS as readonly string[]).includes(o.format))
     throw usage(`--format: "${o.format}" is not one of ${REPORT_FORMATS.join(', ')}`);
   const top = Number(o.top);
@@ -37,6 +40,7 @@ export function reportCommand(o: ReportCommandOptions, now = Date.now()): void {
       `--since (${new Date(since).toISOString()}) must be before --until (${new Date(until).toISOString()})`,
     );
   const { dataDir, storePath } = storeLocation(o);
+  const review = o.config === undefined ? null : await reviewConfig(o.config, now);
   let verify: { publicKeyPem: string; checkpointsFile: string } | null = null;
   const store = openStore(storePath, { readonly: true });
   try {
@@ -49,7 +53,7 @@ export function reportCommand(o: ReportCommandOptions, now = Date.now()): void {
         checkpointsFile: path.join(dataDir, 'checkpoints.jsonl'),
       };
     }
-    const report = buildReport(store, { since, until, now, top, verify });
+    const report = buildReport(store, { since, until, now, top, verify, review });
     process.stdout.write(renderReport(report, o.format as ReportFormat));
     if (report.audit.verify !== null && !report.audit.verify.ok) {
       process.stderr.write(`tollgate: the audit chain does not verify: ${report.audit.verify.problem}\n`);
@@ -57,5 +61,19 @@ export function reportCommand(o: ReportCommandOptions, now = Date.now()): void {
     }
   } finally {
     store.close();
+  }
+}
+
+/** The compliance review of `-c FILE` for the report's last section. */
+async function reviewConfig(file: string, now: number): Promise<ReviewReport> {
+  const plan = loadConfigFile(file);
+  const { file: baselineFile, baseline } = loadBaseline(plan.reviewBaseline);
+  const store = fs.existsSync(plan.audit.storePath)
+    ? openStore(plan.audit.storePath, { readonly: true })
+    : null;
+  try {
+    return runReview(await gatherReviewInput(plan, store, baseline, now), baseline, baselineFile);
+  } finally {
+    store?.close();
   }
 }

@@ -1,7 +1,17 @@
+import fs from 'node:fs';
 import path from 'node:path';
-import { App, demoBanner, demoConfig, demoToken, installSignals, startDemoBackends } from '../app/index.js';
+import {
+  App,
+  demoBanner,
+  demoBaseline,
+  demoConfig,
+  demoToken,
+  installSignals,
+  startDemoBackends,
+} from '../app/index.js';
 import { compileConfigText, loadConfigFile } from '../config/index.js';
 import { createStderrLogger, ErrorCode, parseDuration, TollgateError } from '../core/index.js';
+import { DEFAULT_BASELINE } from '../review/index.js';
 
 export interface StartOptions {
   config: string;
@@ -29,10 +39,17 @@ export async function startCommand(options: StartOptions): Promise<void> {
     const demo = await startDemoBackends(3);
     closeDemo = demo.close;
     try {
-      plan = compileConfigText(
-        demoConfig(options.listen, demo.ports, options.admin),
-        path.join(process.cwd(), 'tollgate-demo.yaml'),
+      const dataDir = path.join(process.cwd(), 'tollgate-data');
+      fs.mkdirSync(dataDir, { recursive: true });
+      fs.writeFileSync(
+        path.join(dataDir, 'demo-baseline.yaml'),
+        demoBaseline(fs.readFileSync(DEFAULT_BASELINE, 'utf8')),
       );
+      const text = demoConfig(options.listen, demo.ports, options.admin, demo.collectorPort);
+      // written out so `tollgate review -c tollgate-demo.yaml` (and check, query -c …) work on the demo too
+      const file = path.join(process.cwd(), 'tollgate-demo.yaml');
+      fs.writeFileSync(file, text);
+      plan = compileConfigText(text, file);
     } catch (err) {
       await demo.close();
       throw err;

@@ -1,13 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { CentralStore, verifyChain } from '../audit/index.js';
-import { ErrorCode, TollgateError } from '../core/index.js';
+import type { TrailGap } from '../audit/index.js';
+import { CentralStore, VERIFY_LOG, verifyChain } from '../audit/index.js';
+import { ErrorCode, formatDuration, TollgateError } from '../core/index.js';
 import { openStore } from '../store/index.js';
 import type { StoreOptions } from './store-location.js';
 import { storeLocation } from './store-location.js';
 
 export interface VerifyOptions extends StoreOptions {
   quiet?: boolean;
+  allowGaps?: boolean;
+  record?: boolean;
   /** `postgres://…`: verify each instance's chain in a fleet's central store. */
   store?: string;
   instance?: string;
@@ -88,6 +91,17 @@ export function verifyCommand(options: VerifyOptions): void | Promise<void> {
       },
     );
     if (progress) process.stderr.write('\n');
+    const gapsFail = r.gaps.length > 0 && options.allowGaps !== true;
+    if (options.record !== false) {
+      recordResult(dataDir, {
+        ts: Date.now(),
+        ok: r.ok && !gapsFail,
+        records: r.records,
+        last_seq: r.lastSeq,
+        gaps: r.gaps.length,
+        problem: r.problem ?? (gapsFail ? `${r.gaps.length} heartbeat gap(s)` : null),
+      });
+    }
     if (!r.ok) {
       process.stdout.write(`FAIL: ${r.problem}\n`);
       process.exitCode = 1;
@@ -103,7 +117,39 @@ export function verifyCommand(options: VerifyOptions): void | Promise<void> {
         `note: seq ${(cp?.seq ?? 0) + 1}..${r.lastSeq} are chained but not yet covered by a signed checkpoint\n`,
       );
     }
+    for (const g of r.gaps) process.stdout.write(`${gapLine(g)}\n`);
+    const m = r.lastMarker;
+    if (m !== null && m.action !== 'audit_pipeline_stopped' && m.intervalMs > 0) {
+      const silent = Date.now() - m.ts;
+      if (silent > 2 * m.intervalMs)
+        process.stdout.write(
+          `note: no heartbeat since seq ${m.seq} (${new Date(m.ts).toISOString()}, ${formatDuration(silent)} ago) and no clean stop: Tollgate is not running or its writer stands still\n`,
+        );
+    }
+    if (gapsFail) {
+      process.stdout.write(
+        `FAIL: ${r.gaps.length} heartbeat gap(s): the trail was not being written (--allow-gaps to accept them)\n`,
+      );
+      process.exitCode = 1;
+    }
   } finally {
     store.close();
+  }
+}
+
+function gapLine(g: TrailGap): string {
+  return (
+    `gap: no heartbeat for ${formatDuration(g.toTs - g.fromTs)} between seq ${g.fromSeq} (${new Date(g.fromTs).toISOString()}) ` +
+    `and seq ${g.toSeq} (${new Date(g.toTs).toISOString()}); heartbeat every ${formatDuration(g.intervalMs)}` +
+    `${g.cause === null ? '' : `; ${g.cause}`}`
+  );
+}
+
+/** The result, appended to <data_dir>/verify.jsonl for `tollgate review` (best effort: a read-only copy is fine). */
+function recordResult(dataDir: string, line: Record<string, unknown>): void {
+  try {
+    fs.appendFileSync(path.join(dataDir, VERIFY_LOG), `${JSON.stringify(line)}\n`, { mode: 0o644 });
+  } catch {
+    // verifying a copy on read-only media: nothing to record
   }
 }

@@ -97,10 +97,12 @@ export function compileConfig(config: Config, ctx: CompileContext): Compilation 
     listeners,
     routes,
     pools,
-    audit: auditPlan(config.audit, dataDir, credentialHeaders(routes), syslogCas),
+    audit: auditPlan(config.audit, config.listeners[0]!.name, dataDir, credentialHeaders(routes), syslogCas),
     admin,
     alerts: alertsPlan(config.alerts),
     fleet: fleetPlan(config.fleet, dataDir),
+    reviewBaseline:
+      config.review?.baseline === undefined ? null : resolve(ctx.baseDir, config.review.baseline),
     config: structuredClone(config),
     text: ctx.text,
   };
@@ -120,10 +122,6 @@ function refuseUnsupported(config: Config, out: Finding[]): void {
     }
   });
   config.alerts?.rules.forEach((rule, i) => {
-    if (rule.when === 'audit_canary')
-      out.push(
-        finding(['alerts', 'rules', i, 'when'], 'value', 'audit_canary is not supported by this build yet'),
-      );
     if (rule.when === 'client_rate' && ![60_000, 300_000, 900_000].includes(parseDuration(rule.window)))
       out.push(
         finding(
@@ -163,6 +161,7 @@ function listenerPlan(l: ListenerConfig, baseDir: string, path: PathKey[], out: 
       maxHeaderBytes: parseSize(l.limits.max_header_bytes),
       headersTimeoutMs: parseDuration(l.limits.headers_timeout),
       requestTimeoutMs: parseDuration(l.limits.request_timeout),
+      sendTimeoutMs: parseDuration(l.limits.send_timeout),
       maxConnectionsPerIp: l.limits.max_connections_per_ip,
     },
   };
@@ -305,6 +304,7 @@ function retryPlan(r: PoolConfig['retries']): RetryPlan {
 
 function auditPlan(
   a: Config['audit'],
+  firstListener: string,
   dataDir: string,
   credentialHeaders: readonly string[],
   syslogCas: ReadonlyMap<number, string>,
@@ -319,7 +319,20 @@ function auditPlan(
     onFailure: a.on_failure,
     durability: a.durability,
     maxQueue: a.max_queue,
-    chain: { enabled: a.chain.enabled, checkpointIntervalMs: parseDuration(a.chain.checkpoint_interval) },
+    chain: {
+      enabled: a.chain.enabled,
+      checkpointIntervalMs: parseDuration(a.chain.checkpoint_interval),
+      verifyIntervalMs: parseDuration(a.chain.verify_interval),
+    },
+    heartbeatMs: parseDuration(a.heartbeat),
+    canary:
+      a.canary === undefined
+        ? null
+        : {
+            intervalMs: parseDuration(a.canary.interval),
+            deadlineMs: parseDuration(a.canary.deadline),
+            listener: a.canary.listener ?? firstListener,
+          },
   };
 }
 

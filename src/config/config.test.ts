@@ -139,6 +139,7 @@ describe('compile', () => {
       maxHeaderBytes: 32 * 1024,
       headersTimeoutMs: 5000,
       requestTimeoutMs: 60_000,
+      sendTimeoutMs: 60_000,
       maxConnectionsPerIp: 256,
     });
     assert.equal(pub?.trustedProxies?.check('10.1.2.3'), true);
@@ -221,7 +222,7 @@ describe('compile', () => {
     assert.deepEqual([...audit.redactQueryParams], ['token']);
     assert.deepEqual(
       [audit.onFailure, audit.durability, audit.chain],
-      ['fail_closed', 'strict', { enabled: true, checkpointIntervalMs: 30_000 }],
+      ['fail_closed', 'strict', { enabled: true, checkpointIntervalMs: 30_000, verifyIntervalMs: 3_600_000 }],
     );
 
     assert.deepEqual(plan.admin, {
@@ -242,6 +243,7 @@ describe('compile', () => {
       maxHeaderBytes: 16 * 1024,
       headersTimeoutMs: 10_000,
       requestTimeoutMs: 60_000,
+      sendTimeoutMs: 60_000,
       maxConnectionsPerIp: 256,
     });
     const pool = plan.pools.get('api');
@@ -272,7 +274,23 @@ describe('compile', () => {
     assert.deepEqual([...audit.redactQueryParams], ['token', 'password', 'key', 'access_token']);
     assert.deepEqual(
       [audit.onFailure, audit.durability, audit.chain],
-      ['fail_open', 'batched', { enabled: true, checkpointIntervalMs: 60_000 }],
+      ['fail_open', 'batched', { enabled: true, checkpointIntervalMs: 60_000, verifyIntervalMs: 3_600_000 }],
+    );
+    assert.equal(audit.heartbeatMs, 60_000);
+    assert.equal(audit.canary, null, 'no canaries unless configured');
+    assert.equal(plan.reviewBaseline, null);
+  });
+
+  test('audit.canary compiles to ms on the first listener by default; a listener it names must exist', () => {
+    const plan = compileConfigText(
+      `${MINIMAL}audit:\n  heartbeat: 5s\n  canary: { interval: 30s }\n`,
+      join(dir, 'canary.yaml'),
+    );
+    assert.deepEqual(plan.audit.canary, { intervalMs: 30_000, deadlineMs: 10_000, listener: 'public' });
+    assert.equal(plan.audit.heartbeatMs, 5000);
+    assert.deepEqual(
+      checkConfigText(`${MINIMAL}audit:\n  canary: { listener: nope }\n`, 'c.yaml').map((p) => p.message),
+      ['listener "nope" is not defined (defined listeners: public)'],
     );
   });
 

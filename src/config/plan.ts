@@ -23,6 +23,8 @@ export interface RuntimePlan {
   readonly alerts: AlertsPlan;
   /** `fleet:`; null for a single instance. */
   readonly fleet: FleetPlan | null;
+  /** `review.baseline` as an absolute path; null: the shipped PCI DSS v4 baseline. */
+  readonly reviewBaseline: string | null;
   /** The validated config as plain data (defaults applied), for diffs and `GET /api/v1/config`. */
   readonly config: unknown;
   /** The config text it was compiled from. */
@@ -33,6 +35,8 @@ export interface ListenerLimits {
   readonly maxHeaderBytes: number;
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
+  /** A client that reads none of a response for this long is cut (client_timeout). */
+  readonly sendTimeoutMs: number;
   readonly maxConnectionsPerIp: number;
 }
 
@@ -220,7 +224,20 @@ export interface AuditPlan {
   readonly durability: 'batched' | 'strict';
   /** Records not yet committed above which new requests are pushed back (and, under fail_open while the store fails, records are lost). */
   readonly maxQueue: number;
-  readonly chain: { readonly enabled: boolean; readonly checkpointIntervalMs: number };
+  readonly chain: {
+    readonly enabled: boolean;
+    readonly checkpointIntervalMs: number;
+    /** 0: the running process does not re-verify the chain by itself. */
+    readonly verifyIntervalMs: number;
+  };
+  /** 0: no heartbeat events. */
+  readonly heartbeatMs: number;
+  /** Null: no canaries. `listener` is the listener's name. */
+  readonly canary: {
+    readonly intervalMs: number;
+    readonly deadlineMs: number;
+    readonly listener: string;
+  } | null;
 }
 
 export interface AdminPlan {

@@ -82,6 +82,7 @@ const limits = z
     max_header_bytes: size.default('16kb'),
     headers_timeout: duration.default('10s'),
     request_timeout: duration.default('60s'),
+    send_timeout: duration.default('60s'),
     max_connections_per_ip: atLeast(1).default(256),
   })
   .prefault({});
@@ -270,10 +271,31 @@ const audit = z
     durability: z.enum(['batched', 'strict']).default('batched'),
     max_queue: atLeast(1).default(100_000),
     chain: z
-      .strictObject({ enabled: z.boolean().default(true), checkpoint_interval: duration.default('60s') })
+      .strictObject({
+        enabled: z.boolean().default(true),
+        checkpoint_interval: duration.default('60s'),
+        /** How often the running process re-verifies the whole chain (0s: never; `tollgate verify` still can). */
+        verify_interval: duration.default('1h'),
+      })
       .prefault({}),
+    /** The writer appends an `audit_heartbeat` event this often (0s: off); `verify` reports longer silences. */
+    heartbeat: duration.default('60s'),
+    /** Synthetic requests through Tollgate's own listener, confirmed in the store and every sink. Off when absent. */
+    canary: z
+      .strictObject({
+        interval: duration.default('60s'),
+        deadline: duration.default('10s'),
+        /** The listener the canary goes through (default: the first). */
+        listener: name.optional(),
+      })
+      .optional(),
   })
   .prefault({});
+
+const review = z.strictObject({
+  /** The baseline `tollgate review` checks against (default: the shipped PCI DSS v4 requirement 10 mapping). */
+  baseline: filePath.optional(),
+});
 
 const admin = z.strictObject({
   address: address(true).default('127.0.0.1:9090'),
@@ -369,6 +391,7 @@ export const configSchema = z
     admin: admin.optional(),
     alerts: alerts.optional(),
     fleet: fleet.optional(),
+    review: review.optional(),
   })
   .meta({ title: 'Tollgate config', description: 'The Tollgate load balancer config file (SPEC §2).' });
 

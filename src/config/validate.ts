@@ -53,7 +53,9 @@ function crossCheck(root: Obj): Finding[] {
   const alerts = asObject(root.alerts);
   const poolNames = uniqueNames(['pools'], 'pool', pools, out);
   const routeNames = uniqueNames(['routes'], 'route', entries(root, 'routes'), out);
-  uniqueNames(['listeners'], 'listener', entries(root, 'listeners'), out);
+  const listenerNames = uniqueNames(['listeners'], 'listener', entries(root, 'listeners'), out);
+  const canary = asObject(asObject(root.audit)?.canary);
+  reference(['audit', 'canary', 'listener'], 'listener', text(canary, 'listener'), listenerNames, out);
   const notifierNames = uniqueNames(['alerts', 'notifiers'], 'notifier', entries(alerts, 'notifiers'), out);
   uniqueNames(['alerts', 'rules'], 'rule', entries(alerts, 'rules'), out);
 

@@ -25,4 +25,13 @@ export type {
 } from './outcome.js';
 export type { AttemptFailure, Termination } from './termination.js';
 export { ATTEMPT_FAILURES, codeClass, isTermination, statusFor, TERMINATIONS } from './termination.js';
-export { formatDuration, parseDuration, parsePercent, parseRate, parseSize } from './units.js';
+export {
+  formatDuration,
+  formatDurationSetting,
+  formatSizeSetting,
+  formatSpan,
+  parseDuration,
+  parsePercent,
+  parseRate,
+  parseSize,
+} from './units.js';

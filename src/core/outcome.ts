@@ -75,6 +75,8 @@ export interface RequestOutcome {
   errorMessage: string | null;
   /** True for a WebSocket (or other Upgrade) exchange. */
   upgraded: boolean;
+  /** True for Tollgate's own canary request (audit.canary): recorded, but kept out of traffic figures. */
+  canary: boolean;
 }
 
 /** Receives every completed request exactly once. Observers read; they never steer. */

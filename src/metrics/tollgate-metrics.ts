@@ -12,7 +12,7 @@ export interface MetricsSources {
     readonly inflight: number;
     ready(): boolean;
   }>;
-  listeners(): Iterable<{ readonly name: string; readonly connections: number }>;
+  listeners(): Iterable<{ readonly name: string; readonly connections: number; readonly refused: number }>;
   /** Per sink (`store` is the embedded store itself). */
   audit(): {
     committed: number;
@@ -138,6 +138,17 @@ export class TollgateMetrics implements OutcomeObserver {
     r.add(
       new CollectedFamily(
         'counter',
+        'tollgate_connections_refused_total',
+        'Client connections closed at accept because their IP had max_connections_per_ip open (no request, so no record).',
+        ['listener'],
+        function* () {
+          for (const l of sources.listeners()) yield [[l.name], l.refused] as const;
+        },
+      ),
+    );
+    r.add(
+      new CollectedFamily(
+        'counter',
         'tollgate_audit_records_total',
         'Records committed to the store (sink="store") or shipped by each sink, since the start.',
         ['sink'],
@@ -217,6 +228,7 @@ export class TollgateMetrics implements OutcomeObserver {
   }
 
   onOutcome(o: RequestOutcome): void {
+    if (o.canary) return; // Tollgate's own canary is not traffic
     const slot = this.#slot(o.listener, o.route ?? '', o.pool ?? '', o.backendName ?? '');
     const cc = classIndex(o.statusCode);
     const t = TERM_INDEX.get(o.termination) ?? 0;

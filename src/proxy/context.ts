@@ -35,6 +35,8 @@ export class ProxyContext implements SelectionRequest, AuthSubject {
   hostName: string | null = null;
   hostPort: number | null = null;
   hasBody = false;
+  /** respond: armed while the client does not read (res.write returned false), for send_timeout. */
+  sendTimer: NodeJS.Timeout | null = null;
   // route
   route: RouteRuntime | null = null;
   pool: PoolRuntime | null = null;
@@ -61,6 +63,8 @@ export class ProxyContext implements SelectionRequest, AuthSubject {
   requestBodySize = 0;
   responseBodySize = 0;
   termination: Termination | null = null;
+  /** Tollgate's own canary request, answered at receive. */
+  canary = false;
   errorMessage: string | null = null;
   /** durability: strict — the last response chunk, written only once the record is durable. */
   heldChunk: Buffer | null = null;

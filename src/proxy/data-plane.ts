@@ -18,6 +18,8 @@ export interface DataPlaneOptions {
   durable?: () => Promise<void>;
   /** Fleet mode: rate-limit buckets shared by every instance (the app plugs in the fleet's Redis). */
   sharedBuckets?: SharedBuckets | null;
+  /** The secret of canary requests (audit.canary); null or absent: no request is a canary. */
+  canaryToken?: Buffer | null;
 }
 
 /** A listener of the new plan reuses a running one on the same address (port 0 matches the port it was given). */
@@ -57,6 +59,7 @@ export class DataPlane {
       logger: options.logger,
       auditGate: options.auditGate ?? null,
       durable: options.durable ?? (() => Promise.resolve()),
+      canaryToken: options.canaryToken ?? null,
       current: () => this.#runtime!,
     };
   }

@@ -54,6 +54,11 @@ function formatForwardedFor(ip: string): string {
   return ip.indexOf(':') === -1 ? ip : `"[${ip}]"`;
 }
 
+/** The inside of a quoted-string (RFC 9110 §5.6.4): `"` and `\` escaped, so a Host cannot end the Forwarded parameter early. */
+function quotedPairs(text: string): string {
+  return text.indexOf('"') === -1 && text.indexOf('\\') === -1 ? text : text.replace(/["\\]/g, '\\$&');
+}
+
 /** Builds the headers sent to the backend from the client's raw headers. */
 export function upstreamRequestHeaders(raw: readonly string[], facts: ForwardFacts): string[] {
   const out: string[] = [];
@@ -87,7 +92,7 @@ export function upstreamRequestHeaders(raw: readonly string[], facts: ForwardFac
   out.push('x-forwarded-proto', xfp ?? facts.proto);
   if (xfh !== undefined || facts.host !== undefined) out.push('x-forwarded-host', xfh ?? facts.host!);
   let element = `for=${formatForwardedFor(peer)};proto=${facts.proto}`;
-  if (facts.host !== undefined) element += `;host="${facts.host}"`;
+  if (facts.host !== undefined) element += `;host="${quotedPairs(facts.host)}"`;
   out.push('forwarded', fwd === undefined ? element : `${fwd}, ${element}`);
   out.push('x-request-id', facts.requestId);
   out.push('traceparent', facts.traceparent);

@@ -18,6 +18,7 @@
  *   authenticator may answer later (JWT verification is asynchronous): the request then goes on
  *   from `onAuthenticated`, unless it completed meanwhile (the client left).
  */
+import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
@@ -48,6 +49,9 @@ import { requestHead, Tunnel } from './upgrade.js';
 const kContext = Symbol('tollgate.context');
 type WithContext = { [kContext]?: ProxyContext };
 
+/** Set on a client socket once a request on it was refused at receive (bad_request / too_large). */
+const kRefused = Symbol('tollgate.refused');
+
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 /** Entry point: node's 'request' event for a listener. */
@@ -69,7 +73,16 @@ export function handleRequest(listener: ListenerRuntime, req: IncomingMessage, r
   markActive(ctx);
   try {
     const t = receive(ctx);
-    if (t !== null) return fail(ctx, t, ctx.errorMessage ?? t);
+    if (t !== null) {
+      // a head Tollgate will not forward is not trusted to frame what follows it on the connection:
+      // the connection closes after the reply, and requests already pipelined behind it are refused
+      if (t === 'bad_request' || t === 'too_large') {
+        res.shouldKeepAlive = false;
+        (req.socket as Socket & { [kRefused]?: boolean })[kRefused] = true;
+      }
+      return fail(ctx, t, ctx.errorMessage ?? t);
+    }
+    if (ctx.path === CANARY_PATH && isCanary(ctx)) return canaryReply(ctx);
     if (!route(ctx)) return fail(ctx, 'no_route', noRouteMessage(ctx));
     ctx.pool!.active++;
     const admitted = admit(ctx);
@@ -125,11 +138,20 @@ function receive(ctx: ProxyContext): Termination | null {
     headers['content-length'] !== undefined
       ? headers['content-length'] !== '0'
       : headers['transfer-encoding'] !== undefined;
+  if ((socket as Socket & { [kRefused]?: boolean })[kRefused] === true) {
+    ctx.errorMessage =
+      'not forwarded: the request was pipelined behind a request refused on the same connection, which Tollgate closes';
+    return 'bad_request';
+  }
   const limit = listener.plan.limits.maxHeaderBytes;
   if (headSize(req) > limit) {
     ctx.errorMessage = `request head is larger than max_header_bytes (${limit} bytes) of listener ${listener.plan.name}`;
     ctx.statusCode = 431;
     return 'too_large';
+  }
+  if (req.httpVersionMajor !== 1 || req.httpVersionMinor > 1) {
+    ctx.errorMessage = `HTTP version ${req.httpVersion} is not supported; send HTTP/1.1 or HTTP/1.0`;
+    return 'bad_request';
   }
   if (headers.host === undefined ? req.httpVersionMinor === 1 : hostCount(req.rawHeaders) > 1) {
     ctx.errorMessage =
@@ -137,6 +159,18 @@ function receive(ctx: ProxyContext): Termination | null {
         ? 'HTTP/1.1 request without a Host header'
         : 'request has more than one Host header';
     return 'bad_request';
+  }
+  if (headers.host !== undefined && !VALID_HOST.test(headers.host)) {
+    ctx.errorMessage = `Host header ${JSON.stringify(headers.host.slice(0, 100))} is not a host name or IP address with an optional port`;
+    return 'bad_request';
+  }
+  const te = headers['transfer-encoding'];
+  if (te !== undefined) {
+    const framing = transferEncodingProblem(te, req.httpVersionMinor);
+    if (framing !== null) {
+      ctx.errorMessage = framing;
+      return 'bad_request';
+    }
   }
   if (ctx.path.charCodeAt(0) !== 47 && ctx.path !== '*') {
     ctx.errorMessage = `request target "${ctx.path.slice(0, 100)}" is not an origin-form path; send a path starting with /`;
@@ -165,10 +199,62 @@ function headSize(req: IncomingMessage): number {
   return size;
 }
 
+/**
+ * A Host value Tollgate routes on and forwards: a registered name of letters, digits, `-._~` and
+ * percent-escapes, an IPv4 address or a bracketed IPv6 literal, then an optional `:port` (RFC 9112
+ * §3.2 asks for 400 on an invalid Host). Empty is allowed (RFC 9110 §7.2). Userinfo, spaces, lists,
+ * slashes and sub-delimiters are refused, so the backend cannot read a different host out of it.
+ */
+const VALID_HOST = /^(?:\[[0-9A-Fa-f:.]+\]|(?:[A-Za-z0-9\-._~]|%[0-9A-Fa-f]{2})*)(?::[0-9]{0,5})?$/;
+
+/**
+ * RFC 9112 §6.1: Tollgate understands only the chunked coding, and it must be the only one (a
+ * `gzip, chunked` body would reach the backend with its coding dropped); an HTTP/1.0 message with
+ * Transfer-Encoding has faulty framing.
+ */
+function transferEncodingProblem(te: string, minor: number): string | null {
+  if (minor === 0) return 'HTTP/1.0 request with a Transfer-Encoding header (faulty framing, RFC 9112 §6.1)';
+  if (te.trim().toLowerCase() !== 'chunked')
+    return `Transfer-Encoding ${JSON.stringify(te.slice(0, 100))} is not supported; only chunked is forwarded`;
+  return null;
+}
+
 function hostCount(raw: readonly string[]): number {
   let n = 0;
   for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') n++;
   return n;
+}
+
+// ---- canary (audit.canary): Tollgate's own marked request, answered here -----------------
+
+/** The path of the canary; it reaches no backend. */
+export const CANARY_PATH = '/.well-known/tollgate-canary';
+export const CANARY_HEADER = 'x-tollgate-canary';
+
+function isCanary(ctx: ProxyContext): boolean {
+  const token = ctx.listener.services.canaryToken;
+  const given = ctx.req.headers[CANARY_HEADER];
+  if (token === null || typeof given !== 'string' || given.length !== token.length) return false;
+  return timingSafeEqual(Buffer.from(given), token);
+}
+
+function canaryReply(ctx: ProxyContext): void {
+  ctx.canary = true;
+  ctx.termination = 'ok';
+  ctx.statusCode = 200;
+  const body = `canary ${ctx.requestId}\n`;
+  ctx.res!.writeHead(200, [
+    'content-type',
+    'text/plain',
+    'content-length',
+    String(body.length),
+    'cache-control',
+    'no-store',
+    'x-request-id',
+    ctx.requestId,
+  ]);
+  ctx.res!.end(body);
+  ctx.responseBodySize = body.length;
 }
 
 // ---- route --------------------------------------------------------------------------------
@@ -396,7 +482,11 @@ const upstreamPhases: AttemptListener = {
       chunk = held;
     }
     const ok = ctx.res!.write(chunk);
-    if (!ok) ctx.res!.once('drain', onResponseDrain);
+    if (!ok) {
+      ctx.res!.once('drain', onResponseDrain);
+      if (ctx.sendTimer === null)
+        ctx.sendTimer = setTimeout(onSendTimeout, ctx.listener.plan.limits.sendTimeoutMs, ctx);
+    }
     return ok;
   },
 
@@ -445,7 +535,12 @@ const upstreamPhases: AttemptListener = {
 
 const kResume = Symbol('tollgate.resume');
 
-function onResponseDrain(this: ServerResponse & { [kResume]?: () => void }): void {
+function onResponseDrain(this: ServerResponse & { [kResume]?: () => void } & WithContext): void {
+  const ctx = this[kContext];
+  if (ctx !== undefined && ctx.sendTimer !== null) {
+    clearTimeout(ctx.sendTimer);
+    ctx.sendTimer = null;
+  }
   this[kResume]?.();
 }
 
@@ -559,9 +654,31 @@ function releasePool(ctx: ProxyContext): void {
 }
 
 /** 'close' on the response: the one place `complete` starts. */
+/**
+ * send_timeout: the client read nothing of the response for that long (a slow or stalled reader
+ * holding a backend connection). The response is cut; the attempt is settled as the client's
+ * doing, so it is not held against the backend.
+ */
+function onSendTimeout(ctx: ProxyContext): void {
+  ctx.sendTimer = null;
+  const res = ctx.res;
+  if (ctx.completed || res === null || res.destroyed) return;
+  const limits = ctx.listener.plan.limits;
+  const message = `client did not read the response for ${formatDuration(limits.sendTimeoutMs)} (send_timeout of listener ${ctx.listener.plan.name}) after ${ctx.responseBodySize} response bytes`;
+  ctx.termination = 'client_timeout';
+  ctx.errorMessage = message;
+  const a = ctx.current;
+  if (a?.settle('client_aborted', message)) a.abort?.(new Error('client did not read the response'));
+  res.destroy();
+}
+
 function onResponseClose(this: ServerResponse & WithContext): void {
   const ctx = this[kContext];
   if (ctx === undefined || ctx.completed) return;
+  if (ctx.sendTimer !== null) {
+    clearTimeout(ctx.sendTimer);
+    ctx.sendTimer = null;
+  }
   ctx.completed = true;
   if (!this.writableFinished) {
     // the client went away (or we cut the response after an upstream failure)
@@ -650,6 +767,7 @@ function toOutcome(ctx: ProxyContext, endMs: number): RequestOutcome {
     termination,
     errorMessage: termination === 'ok' ? null : (ctx.errorMessage ?? termination),
     upgraded: false,
+    canary: ctx.canary,
   };
 }
 
@@ -872,6 +990,8 @@ export function handleClientError(
     if (a?.settle(termination === 'client_aborted' ? 'client_aborted' : 'client_timeout', message))
       a.abort?.(err);
     if (termination === 'client_timeout' || termination === 'bad_request') {
+      // the socket is destroyed once the reply is out: say so (Connection: close)
+      active.res.shouldKeepAlive = false;
       fail(active, termination, message);
       const res = active.res;
       if (res.writableFinished) socket.destroy();
@@ -882,7 +1002,19 @@ export function handleClientError(
     } else socket.destroy();
     return;
   }
-  const raw = err.rawPacket;
+  let raw = err.rawPacket;
+  if (code === 'HPE_CLOSED_CONNECTION') {
+    // bytes after a request that closes the connection (Connection: close, HTTP/1.0): they are
+    // another request, which is refused; name it in the record, not the request before it
+    message = `request sent after a request that closes the connection (Connection: close or HTTP/1.0) is not read (${code})`;
+    const at = (err as { bytesParsed?: number }).bytesParsed;
+    if (raw !== undefined && at !== undefined && at > 0 && at <= raw.length) {
+      // llhttp counts the byte it stopped at: go back to the start of that line
+      let start = at - 1;
+      while (start > 0 && raw[start - 1] !== 10) start--;
+      raw = raw.subarray(start);
+    }
+  }
   if (
     termination === 'client_aborted' &&
     code !== 'HPE_INVALID_EOF_STATE' &&
@@ -928,7 +1060,7 @@ function recordClientError(
   let method = '';
   let path = '';
   if (raw !== undefined && raw.length > 0) {
-    const text = raw.toString('latin1', 0, Math.min(raw.length, 8192));
+    const text = raw.toString('latin1', 0, Math.min(raw.length, 8192)).replace(/^(?:\r?\n)+/, '');
     const eol = text.search(/\r?\n/);
     const parts = (eol === -1 ? text : text.slice(0, eol)).split(' ');
     method = (parts[0] ?? '').slice(0, 32);
@@ -972,6 +1104,7 @@ function recordClientError(
     termination,
     errorMessage: message,
     upgraded: false,
+    canary: false,
   };
   try {
     services.observer.onOutcome(outcome);

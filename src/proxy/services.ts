@@ -15,4 +15,6 @@ export interface ProxyServices {
   readonly auditGate: (() => string | null) | null;
   /** Resolves when every record handed over so far is committed (durability: strict). */
   durable(): Promise<void>;
+  /** The secret a canary request carries in `x-tollgate-canary`; null when canaries are off. */
+  readonly canaryToken: Buffer | null;
 }

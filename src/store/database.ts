@@ -10,8 +10,10 @@ import type { StoreOptions } from './types.js';
 const BUSY_TIMEOUT_MS = 5000;
 /** Page size of a new store, in bytes. */
 const PAGE_SIZE = 16_384;
-/** Page cache per connection, in KiB (negative `cache_size` means KiB). */
+/** Page cache per connection by default, in KiB (negative `cache_size` means KiB). */
 const CACHE_KIB = 64 * 1024;
+/** The page cache of a running Tollgate's own connections (writer, shipper, admin), in KiB. */
+export const SERVER_CACHE_KIB = 16 * 1024;
 
 /**
  * Opens the embedded store. Without `readonly` this is the writer connection (one per store:
@@ -22,10 +24,11 @@ const CACHE_KIB = 64 * 1024;
  */
 export function openStore(file: string, options: StoreOptions = {}): Store {
   const now = options.now ?? Date.now;
-  return options.readonly === true ? openReader(file, now) : openWriter(file, now);
+  const cache = options.cacheKiB ?? CACHE_KIB;
+  return options.readonly === true ? openReader(file, now, cache) : openWriter(file, now, cache);
 }
 
-function openWriter(file: string, now: () => number): Store {
+function openWriter(file: string, now: () => number, cacheKiB: number): Store {
   let db: Database.Database | null = null;
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -41,7 +44,7 @@ function openWriter(file: string, now: () => number): Store {
     if (mode !== 'wal') throw new Error(`the file system refused WAL mode (journal_mode is ${String(mode)})`);
     db.pragma('synchronous = NORMAL');
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    db.pragma(`cache_size = -${CACHE_KIB}`);
+    db.pragma(`cache_size = -${cacheKiB}`);
     db.pragma('temp_store = MEMORY');
     // wal_autocheckpoint stays at SQLite's 1,000 pages: the checkpoint runs inside the commit
     // that crosses it, and 4,096 pages gave ~12% more rows/s but commits stalled up to ~170 ms
@@ -56,13 +59,13 @@ function openWriter(file: string, now: () => number): Store {
   }
 }
 
-function openReader(file: string, now: () => number): Store {
+function openReader(file: string, now: () => number, cacheKiB: number): Store {
   if (!fs.existsSync(file)) throw missingError(file);
   let db: Database.Database | null = null;
   try {
     db = new Database(file, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    db.pragma(`cache_size = -${CACHE_KIB}`);
+    db.pragma(`cache_size = -${cacheKiB}`);
     db.pragma('temp_store = MEMORY');
     checkSchema(db, file);
     return new Store(db, { file, readonly: true, now });

@@ -43,7 +43,13 @@ function usage(message: string): TollgateError {
 
 /** "1h" (ago) or an ISO date → epoch ms. */
 export function parseTime(label: string, value: string, now: number): number {
-  if (/^\d+(\.\d+)?(ms|s|m|h|d)$/.test(value)) return now - parseDuration(value);
+  if (/^\d+(\.\d+)?(ms|s|m|h|d)$/.test(value)) {
+    try {
+      return now - parseDuration(value);
+    } catch (err) {
+      throw usage(`${label}: ${(err as Error).message}`);
+    }
+  }
   const t = Date.parse(value);
   if (Number.isNaN(t))
     throw usage(`${label}: "${value}" is neither a duration (1h, 30m, 7d) nor a date (2026-11-25T10:00:00Z)`);

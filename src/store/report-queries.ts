@@ -70,7 +70,7 @@ const REQUEST_ROWS = `
     rec ->> '$.tollgate.attempts[0].duration_ms',
     CASE WHEN backend IS NOT NULL AND json_array_length(rec, '$.tollgate.attempts') = 1
       THEN NULL ELSE rec -> '$.tollgate.attempts' END
-  FROM records WHERE kind = 'request' AND ts >= ? AND ts < ?`;
+  FROM records WHERE kind = 'request' AND ts >= ? AND ts < ? AND (rec ->> '$.tollgate.canary') IS NOT 1`;
 
 /** Admin actions whose whole record the report reads (they are listed one by one). */
 const LISTED = `action = 'config_reload' OR action LIKE 'alert\\_%' ESCAPE '\\' OR action LIKE 'audit\\_%' ESCAPE '\\'`;

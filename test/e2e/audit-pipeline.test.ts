@@ -9,35 +9,12 @@ import { request } from 'undici';
 import { openStore } from '../../src/store/index.js';
 import type { TestBackend } from '../helpers/backends.js';
 import { startBackend } from '../helpers/backends.js';
+import { smallDisk } from '../helpers/disk.js';
 import { readStore } from '../helpers/store.js';
 import type { Harness } from '../helpers/tollgate.js';
 import { startTollgate } from '../helpers/tollgate.js';
 
 const MAIN = path.resolve('dist/cli/main.js');
-
-/** A small tmpfs to fill up (root only); null when mounting is not possible here. */
-function smallDisk(sizeKb: number): { dir: string; fill(): void; free(): void; close(): void } | null {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-disk-'));
-  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeKb}k`, 'tmpfs', dir]);
-  if (r.status !== 0) {
-    fs.rmSync(dir, { recursive: true, force: true });
-    return null;
-  }
-  const filler = path.join(dir, 'filler');
-  return {
-    dir,
-    fill() {
-      spawnSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=4k'], { stdio: 'ignore' });
-    },
-    free() {
-      fs.rmSync(filler, { force: true });
-    },
-    close() {
-      spawnSync('umount', ['-l', dir]);
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 function config(b: TestBackend, audit: string, dataDir?: string): string {
   return `${dataDir === undefined ? '' : `data_dir: ${dataDir}\n`}listeners: [{ name: public, address: 127.0.0.1:0 }]
@@ -189,9 +166,21 @@ describe('audit pipeline', () => {
       assert.ok(tg.app.audit.health.lost >= 7, `lost ${tg.app.audit.health.lost}`);
       disk.free();
       await until(() => tg.app.audit.health.state === 'ok', 10_000, 'recovery');
+      // once space is back, records resume and the chain (with its gap-free seqs) verifies
+      const resumed = await get(tg, '/after-open');
+      assert.equal(resumed.status, 200);
+      await tg.app.audit.committed();
       await tg.app.stop(1000);
-      const { admin } = readStore(disk.dir);
+      const { requests, admin } = readStore(disk.dir);
       assert.ok(admin.some((a) => a.event.action === 'audit_records_lost'));
+      assert.ok(
+        requests.some((r) => r.http.request.id === resumed.id),
+        'recording resumed',
+      );
+      const v = spawnSync(process.execPath, [MAIN, 'verify', '--data', disk.dir, '--quiet'], {
+        encoding: 'utf8',
+      });
+      assert.equal(v.status, 0, v.stdout + v.stderr);
     } finally {
       await tg.close().catch(() => {});
       disk.close();

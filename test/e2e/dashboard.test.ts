@@ -338,6 +338,15 @@ alerts:
       .locator('[data-chain="ok"]')
       .filter({ hasText: /verified up to seq \d+/ })
       .waitFor();
+    // the compliance review of this config: the default 30-day retention fails PCI DSS 10.5.1
+    const retention = page.locator('tr[data-check="retention"]');
+    await retention.waitFor();
+    assert.equal(await retention.getAttribute('data-status'), 'fail');
+    assert.match(
+      await retention.innerText(),
+      /retention is 30 days, less than the 365 days required[\s\S]*10\.5\.1/,
+    );
+    assert.equal(await page.locator('tr[data-check="redaction"]').getAttribute('data-status'), 'pass');
     await shot('audit');
   });
 

@@ -6,6 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import type { TestBackend } from '../helpers/backends.js';
 import { blackholeAddress, refusedAddress, startBackend } from '../helpers/backends.js';
+import { buildDist } from '../helpers/process.js';
+import { assertStoredAndVerified } from '../helpers/store.js';
 import type { Harness } from '../helpers/tollgate.js';
 import { startTollgate } from '../helpers/tollgate.js';
 
@@ -32,6 +34,7 @@ describe('upstream failures, terminations and retries', () => {
   let good2: TestBackend;
   let refused: string;
   before(async () => {
+    buildDist();
     good = await startBackend('good');
     good2 = await startBackend('good2');
     refused = await refusedAddress();
@@ -143,6 +146,7 @@ describe('upstream failures, terminations and retries', () => {
         'a response timeout is not in the default retries.on',
       );
       assert.ok(r.record.tollgate.attempts[0]!.connect_ms !== null);
+      await assertStoredAndVerified(tg);
     } finally {
       await tg.close();
     }
@@ -234,6 +238,7 @@ describe('upstream failures, terminations and retries', () => {
       assert.equal(r.http.response.status_code, 200);
       assert.equal(r.http.response.body.size, 5000);
       assert.match(r.error.message!, /failed mid-response/);
+      await assertStoredAndVerified(tg);
     } finally {
       await tg.close();
     }

@@ -451,6 +451,7 @@ function outcome(o: {
     termination,
     errorMessage: o.message ?? (termination === 'ok' ? null : `${termination} for the test`),
     upgraded: false,
+    canary: false,
   };
 }
 

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import { Agent, request } from 'undici';
 import type { LiveTollgate } from './audit.js';
-import { launchTollgate } from './audit.js';
+import { cliAsync, launchTollgate } from './audit.js';
 import type { TestBackend } from './backends.js';
 import { startBackend } from './backends.js';
 import { buildDist } from './process.js';
@@ -178,6 +178,19 @@ export async function outage(
   await load.stop();
   const { ok } = load.counts();
   assert.ok(ok > 100, `a steady load ran: ${ok} requests`);
+  // the sink being away changes nothing in the store: every answered request has its record, and
+  // the chain, continued across the restart, verifies
+  let stored = 0;
+  await until(
+    `a record for each of the ${ok} answered requests (have ${stored})`,
+    () => stored >= ok,
+    10_000,
+    async () => {
+      stored = readStore(dataDir).requests.length;
+    },
+  );
+  const v = await cliAsync(['verify', '--data', dataDir, '--quiet']);
+  assert.equal(v.code, 0, `verify after the sink outage: ${v.stdout}${v.stderr}`);
   return { tg, dataDir, ok };
 }
 

@@ -1,8 +1,11 @@
+import assert from 'node:assert/strict';
 import path from 'node:path';
 import type { AdminRecord, RequestRecord } from '../../src/audit/index.js';
 import { withHash } from '../../src/audit/index.js';
 import { openStore } from '../../src/store/index.js';
+import { cli } from './audit.js';
 import { assertValidRecord } from './schema.js';
+import type { Harness } from './tollgate.js';
 
 /** Everything in a data dir's store, in chain order: request records (schema-checked) and admin records. */
 export function readStore(
@@ -29,4 +32,22 @@ export function readStore(
   } finally {
     store.close();
   }
+}
+
+/**
+ * Stops an in-process Tollgate (its data dir stays until close()), then checks that the store has
+ * exactly one record per record the harness saw (same request ids) and that `tollgate verify`
+ * passes on it (needs dist/: call buildDist() in the suite's before()). Returns the stored records.
+ */
+export async function assertStoredAndVerified(tg: Harness): Promise<RequestRecord[]> {
+  await tg.app.stop(1000);
+  const { requests } = readStore(tg.dataDir);
+  assert.deepEqual(
+    requests.map((r) => r.http.request.id).sort(),
+    tg.records.map((r) => r.http.request.id).sort(),
+    'exactly one stored record per request',
+  );
+  const v = cli(['verify', '--data', tg.dataDir, '--quiet']);
+  assert.equal(v.code, 0, `verify: ${v.stdout}${v.stderr}`);
+  return requests;
 }

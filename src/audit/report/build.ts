@@ -6,7 +6,7 @@ import { byCountThenName, cmp, durations, iso, parse, round } from './figures.js
 import { RequestPass } from './request-pass.js';
 import { SLOW_RULE, slowBackends } from './slow-backends.js';
 import { authRows, topClients, topUsers } from './top-lists.js';
-import type { AuditHealthReport, ErrorGroup, EventRow, Report, RouteRow } from './types.js';
+import type { AuditHealthReport, ErrorGroup, EventRow, Report, ReviewSection, RouteRow } from './types.js';
 import { REPORT_SCHEMA } from './types.js';
 
 export interface ReportOptions {
@@ -19,6 +19,8 @@ export interface ReportOptions {
   top?: number;
   /** Run the chain verification too (`--verify`). */
   verify?: { publicKeyPem: string; checkpointsFile: string | null } | null;
+  /** The compliance review of the config (`tollgate report -c FILE`), made by the caller. */
+  review?: ReviewSection | null;
 }
 
 /** Builds the whole report from the store: two streaming passes, then a few lookups by index. */
@@ -134,6 +136,7 @@ export function buildReport(store: Store, o: ReportOptions): Report {
       latest: adm.alerts.items().map((e) => eventRow(e, true)),
     },
     audit: auditHealth(store, req, adm, o),
+    review: o.review ?? null,
   };
 }
 
@@ -198,6 +201,7 @@ function auditHealth(store: Store, req: RequestPass, adm: AdminPass, o: ReportOp
       checkpoints: v.checkpoints,
       problem: v.problem,
       first_bad_seq: v.firstBadSeq,
+      heartbeat_gaps: v.gaps.length,
     };
   }
   return {

@@ -9,5 +9,5 @@ export type { ReportFormat } from './render.js';
 export { htmlText, mdText, plain, REPORT_FORMATS, renderReport } from './render.js';
 export { SLOW_RULE } from './slow-backends.js';
 export { SpaceSaving } from './top-k.js';
-export type { Report } from './types.js';
+export type { Report, ReviewSection } from './types.js';
 export { REPORT_SCHEMA } from './types.js';

@@ -149,6 +149,8 @@ export interface VerifySummary {
   checkpoints: number;
   problem: string | null;
   first_bad_seq: number | null;
+  /** Heartbeat gaps `verify` found (silences no clean stop explains). */
+  heartbeat_gaps: number;
 }
 
 export interface AuditHealthReport {
@@ -200,4 +202,14 @@ export interface Report {
   };
   alerts: { total: number; counts: Record<string, number>; latest: EventRow[] };
   audit: AuditHealthReport;
+  /** `tollgate review` of the config the report was made with (`-c FILE`); null without one. */
+  review: ReviewSection | null;
+}
+
+/** The compliance review (schema tollgate.review/1, trimmed): each check with its verdict. */
+export interface ReviewSection {
+  baseline: { name: string; file: string };
+  passed: number;
+  failed: number;
+  checks: { id: string; status: 'pass' | 'fail' | 'skipped'; requirement: string; reason: string }[];
 }

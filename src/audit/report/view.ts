@@ -137,7 +137,7 @@ function audit(r: Report): Section {
       v === null
         ? 'not run (add --verify)'
         : v.ok
-          ? `ok: ${count(v.records)} records, seq ${v.first_seq ?? '-'}..${v.last_seq ?? '-'}, ${v.checkpoints} signed checkpoints hold`
+          ? `ok: ${count(v.records)} records, seq ${v.first_seq ?? '-'}..${v.last_seq ?? '-'}, ${v.checkpoints} signed checkpoints hold${v.heartbeat_gaps === 0 ? '' : `; ${v.heartbeat_gaps} heartbeat gap(s)`}`
           : `FAILED: ${v.problem ?? 'unknown problem'}`,
     ],
   ];
@@ -159,6 +159,27 @@ function audit(r: Report): Section {
   return { title: 'Audit pipeline', blocks };
 }
 
+function review(r: Report): Section {
+  const v = r.review;
+  if (v === null)
+    return {
+      title: 'Compliance review',
+      blocks: [text('not run: pass -c FILE (the review checks the config)')],
+    };
+  return {
+    title: 'Compliance review',
+    blocks: [
+      text(`${v.baseline.name}: ${count(v.passed)} passed, ${count(v.failed)} failed`),
+      table(
+        ['check', 'result', 'reason', 'serves'],
+        v.checks.map((c) => [c.id, c.status.toUpperCase(), c.reason, c.requirement]),
+        [],
+        v.checks.map((c) => c.status === 'fail'),
+      ),
+    ],
+  };
+}
+
 export function reportView(r: Report): ReportView {
   return {
     title: 'Tollgate report',
@@ -167,6 +188,16 @@ export function reportView(r: Report): ReportView {
       `store ${r.store}`,
       `generated ${time(r.generated_at)}`,
     ],
-    sections: [traffic(r), errors(r), clients(r), backends(r), admin(r), auth(r), alerts(r), audit(r)],
+    sections: [
+      traffic(r),
+      errors(r),
+      clients(r),
+      backends(r),
+      admin(r),
+      auth(r),
+      alerts(r),
+      audit(r),
+      review(r),
+    ],
   };
 }

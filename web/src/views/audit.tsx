@@ -1,5 +1,11 @@
 import { useState } from 'preact/hooks';
-import type { AdminRecordView, AuditHealthAnswer, DiffEntry, Page } from '../../../src/admin/api-types.js';
+import type {
+  AdminRecordView,
+  AuditHealthAnswer,
+  DiffEntry,
+  Page,
+  ReviewAnswer,
+} from '../../../src/admin/api-types.js';
 import { api, enc } from '../api.js';
 import { fmtAgo, fmtCount, fmtDateTime, fmtTime, fmtValue } from '../format.js';
 import { useNow, usePoll } from '../hooks.js';
@@ -27,6 +33,11 @@ const KINDS = [
     'action=alert_pending,alert_firing,alert_resolved,alert_cleared,alert_silenced,alert_notify_failed',
   ],
   ['access', 'Admin API calls', 'action=admin_request'],
+  [
+    'auditor',
+    'Canaries, verification, pipeline',
+    'action=audit_canary,audit_verified,audit_pipeline_started,audit_pipeline_stopped,audit_pipeline_failed,audit_pipeline_recovered,audit_records_lost',
+  ],
 ] as const;
 type Kind = (typeof KINDS)[number][0];
 
@@ -39,8 +50,60 @@ export function AuditView({ query }: { query: URLSearchParams }) {
         <h1 tabIndex={-1}>Audit trail</h1>
       </div>
       <Pipeline />
+      <Review />
       <Events kind={kind} actor={actor} />
     </>
+  );
+}
+
+/** `tollgate review` of the running process: each check of the baseline, pass or fail, and why. */
+function Review() {
+  const r = usePoll(() => api<ReviewAnswer>('review'), 60_000, []);
+  const d = r.data;
+  return (
+    <Card title="Compliance review" id="review-title">
+      {r.error !== null && <Failed error={r.error} what="the compliance review" />}
+      {d === null && r.error === null && <Loading what="the compliance review" />}
+      {d !== null && (
+        <>
+          <p class="small" data-review-failed={d.failed}>
+            <Badge kind={d.failed === 0 ? 'good' : 'bad'}>
+              {d.failed === 0 ? 'all checks pass' : `${d.failed} failed`}
+            </Badge>{' '}
+            {d.passed} of {d.checks.length} checks pass against {d.baseline.name}{' '}
+            <span class="muted">(baseline {d.baseline.file})</span>
+          </p>
+          <div class="scroll">
+            <table class="review">
+              <thead>
+                <tr>
+                  <th scope="col">Check</th>
+                  <th scope="col">Result</th>
+                  <th scope="col">Why</th>
+                  <th scope="col">Serves</th>
+                </tr>
+              </thead>
+              <tbody>
+                {d.checks.map((c) => (
+                  <tr key={c.id} data-check={c.id} data-status={c.status}>
+                    <td>
+                      <code>{c.id}</code>
+                    </td>
+                    <td>
+                      <Badge kind={c.status === 'pass' ? 'good' : c.status === 'fail' ? 'bad' : 'warn'}>
+                        {c.status}
+                      </Badge>
+                    </td>
+                    <td class="small">{c.reason}</td>
+                    <td class="small muted">{c.requirement}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </>
+      )}
+    </Card>
   );
 }
 
