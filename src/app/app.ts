@@ -107,6 +107,7 @@ export class App {
           })),
         audit: () => ({ ...audit.health, lagSeconds: audit.lagSeconds() }),
         alertsFiring: () => this.alerts.firingByRule(),
+        fleet: () => this.fleet?.state() ?? null,
       },
       clock,
     );

@@ -150,6 +150,15 @@ export class Fleet {
     return this.buckets;
   }
 
+  /** For the metrics: whether etcd and Redis answer (null: not configured), and the applied revision. */
+  state(): { etcd: boolean | null; redis: boolean | null; appliedRevision: number } {
+    return {
+      etcd: this.#etcd === null ? null : this.#etcdUp === true,
+      redis: this.buckets === null ? null : this.buckets.up,
+      appliedRevision: this.#applied,
+    };
+  }
+
   /** The fleet config revision this instance runs. */
   get appliedRevision(): number {
     return this.#applied;

@@ -102,7 +102,7 @@ describe('fleet: three instances, one etcd, one Redis, one PostgreSQL', () => {
     b = await startBackend('b', (_req, res) => res.end('b'));
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-fleet-'));
     const shared = `routes:
-  - { name: limited, match: { path_prefix: /limited }, pool: a, rate_limit: { per: client_ip, rate: 100/s, burst: 10 } }
+  - { name: limited, match: { path_prefix: /limited }, pool: a, rate_limit: { per: client_ip, rate: 100/s, burst: 50 } }
   - { name: web, match: { path_prefix: / }, pool: a }
 pools:
   - { name: a, backends: [ { name: a1, address: ${a.address} } ] }
@@ -224,6 +224,14 @@ fleet:
       assert.equal(e.tollgate.labels.changed_by, 'ops-alice');
       assert.equal(e.tollgate.labels.origin, 'edge-1');
     }
+    const metrics = await request(`${fleet[2]!.adminUrl}/metrics`, {
+      headers: { authorization: `Bearer ${viewers[2]}` },
+      dispatcher: agent,
+    });
+    const text = await metrics.body.text();
+    assert.match(text, new RegExp(`^tollgate_fleet_config_revision ${revision}$`, 'm'));
+    assert.match(text, /^tollgate_fleet_up\{dependency="etcd"\} 1$/m);
+    assert.match(text, /^tollgate_fleet_up\{dependency="redis"\} 1$/m);
     // GET /api/v1/fleet on another instance: three live leases, all on the newest revision
     const view = await admin(fleet[0]!, 'GET', '/api/v1/fleet');
     assert.equal(view.status, 200);
@@ -476,9 +484,9 @@ fleet:
   it('a client limited to 100/s gets about 100/s across the three (not 300); with Redis gone each instance limits locally, says so, and goes back when Redis returns', async () => {
     const seconds = 3;
     const shared = await hammer('/limited', seconds * 1000, 4);
-    const expected = 100 * seconds + 10; // the rate for the whole run plus the burst
+    const expected = 100 * seconds + 50; // the rate for the whole run plus the burst
     console.log(
-      `fleet-wide limit (${shared.byInstance.join(' + ')}): ${shared.ok} admitted of ${shared.ok + shared.limited} in ${seconds} s across three instances (${(shared.ok / seconds).toFixed(0)}/s; expected about ${expected})`,
+      `fleet-wide limit (${shared.byInstance.join(' + ')}): ${shared.ok} admitted of ${shared.ok + shared.limited} in ${seconds} s across three instances (${((shared.ok - 50) / seconds).toFixed(0)}/s after the burst of 50; expected about ${expected} in all)`,
     );
     assert.equal(shared.other, 0);
     // without a fleet-wide limit each instance would admit up to `expected`: offer at least twice that
@@ -511,18 +519,23 @@ fleet:
     assert.match(down[0]!.event.reason ?? '', /unreachable.*rate limits locally/);
     const local = await hammer('/limited', 2000, 4);
     console.log(
-      `Redis down: ${local.ok} admitted of ${local.ok + local.limited} in 2 s (${local.byInstance.join(' + ')}; local limits on three instances, at most ${3 * (100 * 2 + 10)})`,
+      `Redis down: ${local.ok} admitted of ${local.ok + local.limited} in 2 s (${local.byInstance.join(' + ')}; local limits on three instances, at most ${3 * (100 * 2 + 50)})`,
     );
     assert.equal(local.other, 0, 'no request fails because Redis is gone');
-    // fleet-wide this would be about 210; each instance limiting on its own admits up to three times
+    // fleet-wide this would be about 250; each instance limiting on its own admits up to three times
     // that (less when the shared 2 cores stall an instance: its bucket cannot hold more than the burst)
-    assert.ok(local.ok > 1.4 * (100 * 2 + 10), `local limits admit the rate on each instance: ${local.ok}`);
+    assert.ok(local.ok > 1.4 * (100 * 2 + 50), `local limits admit the rate on each instance: ${local.ok}`);
     const view = await admin(fleet[0]!, 'GET', '/api/v1/fleet');
     assert.equal(view.status, 200, JSON.stringify(view.json));
     for (const i of view.json.items as { redis: string; health: string }[]) {
       assert.equal(i.redis, 'down');
       assert.equal(i.health, 'degraded');
     }
+    const scrape = await request(`${fleet[0]!.adminUrl}/metrics`, {
+      headers: { authorization: `Bearer ${token}` },
+      dispatcher: agent,
+    });
+    assert.match(await scrape.body.text(), /^tollgate_fleet_up\{dependency="redis"\} 0$/m);
     let firing: { rule: string; key: string; summary: string }[] = [];
     for (let n = 0; n < 50 && firing.length === 0; n++) {
       firing = (await admin(fleet[0]!, 'GET', '/api/v1/alerts?state=firing')).json.items as typeof firing;
