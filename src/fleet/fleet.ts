@@ -221,7 +221,7 @@ export class Fleet {
       if (changed.length > 0)
         throw new TollgateError(
           ErrorCode.FLEET_LOCAL_KEY,
-          `${changed.join(', ')} belong to each instance's own config file in fleet mode (only ${SHARED_KEYS.join(', ')} are shared); change the file and send SIGHUP`,
+          `${changed.join(', ')} ${changed.length === 1 ? 'belongs' : 'belong'} to each instance's own config file in fleet mode (only ${SHARED_KEYS.join(', ')} are shared); change the file and send SIGHUP`,
           { source: 'admin', status: 422 },
         );
       const rev = await etcd.putIf(this.#configKey, this.#document(next.text, actor), this.#seen);

@@ -391,6 +391,17 @@ fleet:
     assert.ok(won >= 1, 'at least one round had a winner');
   });
 
+  it('a change to an instance-local key through the API is refused: listeners, admin, data_dir and fleet belong to each file', async () => {
+    const before = etcdRevision();
+    const r = await change((c) => {
+      (c as unknown as { admin: { address: string } }).admin.address = '127.0.0.1:1';
+    });
+    assert.equal(r.status, 422, JSON.stringify(r.json));
+    assert.equal(r.json.error, 'fleet_local_key');
+    assert.match(r.json.message as string, /^admin belongs to each instance's own config file in fleet mode/);
+    assert.equal(etcdRevision(), before, 'nothing was written to etcd');
+  });
+
   it('with etcd down every instance keeps serving and refuses config changes clearly; when it is back they follow again', async () => {
     await etcd.stop();
     const down = await fleetEvents('fleet_etcd_down', 3);
