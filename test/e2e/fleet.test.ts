@@ -825,6 +825,10 @@ fleet:
       assert.equal(items[0]!.instance, 'cold-1');
       assert.equal(items[0]!.applied_revision, seeded[0]!.tollgate.labels.fleet_revision);
       assert.equal((await get(tg.url('/'))).text, 'a');
+      // a clean stop revokes the lease: the instance leaves the fleet at once, not after lease_ttl
+      assert.match(etcd.etcdctl('get', '--prefix', '/cold/instances/', '--keys-only'), /cold-1/);
+      assert.equal(await tg.stop(), 0);
+      assert.equal(etcd.etcdctl('get', '--prefix', '/cold/instances/', '--keys-only').trim(), '');
     } finally {
       await tg?.stop();
       await backend.close();
