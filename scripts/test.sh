@@ -5,7 +5,7 @@
 # goaccess (reads the combined log), Prometheus and promtool (scrape /metrics), Alertmanager
 # (receives alerts), chromium (the dashboard's browser tests drive Debian's chromium through
 # playwright-core; no browser is downloaded), rsyslog with TLS (the syslog sink), PostgreSQL
-# (the central store sink).
+# (the central store sink), etcd and Redis (fleet mode: shared config, fleet-wide limits).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +20,9 @@ command -v rsyslogd >/dev/null 2>&1 || need_apt+=(rsyslog)
 [ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so ] || need_apt+=(rsyslog-gnutls)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server)
+command -v etcdctl >/dev/null 2>&1 || need_apt+=(etcd-client)
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need_apt[@]}"

@@ -20,6 +20,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   alerts: ['core', 'config', 'metrics'],
   review: ['core', 'config', 'store', 'audit'],
   admin: ['core', 'config', 'store', 'audit', 'health', 'metrics', 'alerts', 'review'],
+  fleet: ['core', 'config', 'identity', 'metrics'],
   app: [
     'core',
     'config',
@@ -33,6 +34,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     'alerts',
     'review',
     'admin',
+    'fleet',
   ],
   cli: ['core', 'config', 'store', 'audit', 'app', 'admin', 'review'],
 };

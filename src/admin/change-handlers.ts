@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import type { RuntimePlan } from '../config/index.js';
 import { ConfigError, compileConfigText, diffConfig, formatProblem } from '../config/index.js';
-import { formatDuration, isoMicros, isTollgateError, parseDuration } from '../core/index.js';
+import { ErrorCode, formatDuration, isoMicros, isTollgateError, parseDuration } from '../core/index.js';
 import type { AdminContext } from './host.js';
 import type { Reply } from './http.js';
 import { ApiError, ok, readBody, readJson } from './http.js';
@@ -124,7 +124,8 @@ export async function putConfig(call: Call, ctx: AdminContext): Promise<Reply> {
   if (dryRun) return ok({ dry_run: true, valid: true, etag, diff }, { diff, labels: { dry_run: true } });
   ctx.configLock.busy = true;
   try {
-    const file = before.source.startsWith('<') ? null : before.source;
+    // in fleet mode the change goes to etcd (the host publishes it); the local file keeps only local keys
+    const file = before.source.startsWith('<') || ctx.host.fleet !== null ? null : before.source;
     if (file !== null) {
       try {
         writeConfigFile(file, text);
@@ -137,9 +138,15 @@ export async function putConfig(call: Call, ctx: AdminContext): Promise<Reply> {
       }
     }
     try {
-      await ctx.host.applyPlan(next, call.actor);
+      await ctx.host.applyPlan(next, call.actor, before);
     } catch (err) {
       if (file !== null) writeConfigFile(file, before.text);
+      if (isTollgateError(err) && err.code === ErrorCode.FLEET_CONFLICT)
+        throw new ApiError(409, 'fleet_conflict', `${err.message}; nothing changed`);
+      if (isTollgateError(err) && err.code === ErrorCode.FLEET_LOCAL_KEY)
+        throw new ApiError(422, 'fleet_local_key', `${err.message}; nothing changed`);
+      if (isTollgateError(err) && err.code === ErrorCode.FLEET_ETCD)
+        throw new ApiError(503, 'fleet_unavailable', `${err.message}; nothing changed`);
       throw new ApiError(
         409,
         'apply_failed',

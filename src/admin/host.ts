@@ -30,8 +30,25 @@ export interface AdminHost {
   topClients(by: 'client_ip' | 'user'): TopClients;
   /** Request counters over time, for the dashboard's charts (`GET /api/v1/stats`). */
   history(): MetricsHistory;
-  /** Swaps in a compiled plan, like SIGHUP; rejects (and changes nothing) if the proxy refuses it. */
-  applyPlan(plan: RuntimePlan, actor: string): Promise<void>;
+  /**
+   * Swaps in a compiled plan, like SIGHUP; rejects (and changes nothing) if the proxy refuses it.
+   * `base` is the running plan the change was checked against (If-Match): in fleet mode a change
+   * is refused (TG_ERR_FLEET_CONFLICT) if another revision was applied since.
+   */
+  applyPlan(plan: RuntimePlan, actor: string, base?: RuntimePlan): Promise<void>;
+  /**
+   * Fleet mode: the instances, their applied config revision and health (`GET /api/v1/fleet`);
+   * null for a single instance. Config changes then go to the fleet, not to the local file.
+   */
+  readonly fleet: (() => Promise<unknown>) | null;
+  /** Fleet mode with Redis: the fleet's heavy hitters (`GET /api/v1/clients/top?scope=fleet`); null otherwise. */
+  readonly fleetTop:
+    | ((
+        by: 'client_ip' | 'user',
+        windowMs: number,
+        n: number,
+      ) => Promise<{ instances: string[]; items: unknown[] }>)
+    | null;
   /** `tollgate review` of the running process (`GET /api/v1/review`). */
   review(): Promise<ReviewReport>;
 }

@@ -1,6 +1,6 @@
 import { withHash } from '../audit/index.js';
 import type { PoolPlan } from '../config/index.js';
-import { isoMicros, isTollgateError, parseDuration } from '../core/index.js';
+import { ErrorCode, isoMicros, isTollgateError, parseDuration } from '../core/index.js';
 import type { EventFilters, FilterText, QueryFilters, StoredRow } from '../store/index.js';
 import { FILTER_KEYS, paramName, parseFilters, parseTime, rowMatcher } from '../store/index.js';
 import type { AdminContext } from './host.js';
@@ -174,8 +174,11 @@ export function events(call: Call, ctx: AdminContext): Reply {
   return page(ctx.store.events(f, limit), limit);
 }
 
-/** `GET /api/v1/clients/top?window=1m|5m|15m&by=client_ip|user&limit=N`: heavy hitters from the sketch. */
-export function topClients(call: Call, ctx: AdminContext): Reply {
+/**
+ * `GET /api/v1/clients/top?window=1m|5m|15m&by=client_ip|user&limit=N[&scope=instance|fleet]`:
+ * heavy hitters from this instance's sketch, or (`scope=fleet`) merged from every instance's.
+ */
+export function topClients(call: Call, ctx: AdminContext): Reply | Promise<Reply> {
   const by = param(call, 'by') ?? 'client_ip';
   if (by !== 'client_ip' && by !== 'user')
     throw new ApiError(400, 'bad_request', `by: "${by}" is not client_ip or user`);
@@ -190,6 +193,30 @@ export function topClients(call: Call, ctx: AdminContext): Reply {
   const limit = Number(limitText);
   if (!Number.isInteger(limit) || limit < 1 || limit > 100)
     throw new ApiError(400, 'bad_request', `limit: "${limitText}" is not a whole number from 1 to 100`);
+  const scope = param(call, 'scope') ?? 'instance';
+  if (scope === 'fleet') return fleetTop(ctx, by, windowText, windowMs, limit);
+  if (scope !== 'instance')
+    throw new ApiError(400, 'bad_request', `scope: "${scope}" is not instance or fleet`);
   const items = usage(() => ctx.host.topClients(by).top(windowMs, limit));
   return ok({ window: windowText, by, items, next: null });
+}
+
+async function fleetTop(
+  ctx: AdminContext,
+  by: 'client_ip' | 'user',
+  windowText: string,
+  windowMs: number,
+  limit: number,
+): Promise<Reply> {
+  const read = ctx.host.fleetTop;
+  if (read === null)
+    throw new ApiError(400, 'bad_request', 'scope=fleet needs fleet mode with fleet.redis (docs/fleet.md)');
+  try {
+    const { instances, items } = await read(by, windowMs, limit);
+    return ok({ window: windowText, by, scope: 'fleet', instances, items, next: null });
+  } catch (err) {
+    if (isTollgateError(err) && err.code === ErrorCode.USAGE)
+      throw new ApiError(400, 'bad_request', err.message);
+    throw new ApiError(503, 'fleet_unavailable', err instanceof Error ? err.message : String(err));
+  }
 }

@@ -14,7 +14,7 @@ import {
 } from './change-handlers.js';
 import type { AdminContext } from './host.js';
 import type { Reply } from './http.js';
-import { ApiError } from './http.js';
+import { ApiError, ok } from './http.js';
 import {
   backends,
   events,
@@ -53,10 +53,33 @@ export interface RouteDef {
   readonly handle: Handler;
 }
 
-function notYet(what: string, issue: number): Handler {
-  return () => {
-    throw new ApiError(501, 'not_implemented', `${what} is not in this build yet (issue ${issue})`);
-  };
+/**
+ * `GET /api/v1/fleet`: the instances of the fleet (live etcd leases), the config revision each
+ * runs and its health; a single instance lists itself. 503 when etcd cannot be read.
+ */
+async function fleet(_call: Call, ctx: AdminContext): Promise<Reply> {
+  const view = ctx.host.fleet;
+  if (view === null) {
+    const self = {
+      instance: ctx.host.instance,
+      pid: process.pid,
+      applied_revision: null,
+      config_error: null,
+      health: 'ok',
+      current: true,
+      started_at: new Date(ctx.host.startedAt).toISOString(),
+    };
+    return ok({ fleet: false, self: ctx.host.instance, config_revision: null, items: [self], next: null });
+  }
+  try {
+    return ok(await view());
+  } catch (err) {
+    throw new ApiError(
+      503,
+      'fleet_unavailable',
+      `cannot list the fleet: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
 }
 
 function stream(call: Call, ctx: AdminContext): Reply {
@@ -112,7 +135,7 @@ export const ROUTES: readonly RouteDef[] = [
   { method: 'POST', path: '/api/v1/alerts/:id/silence', role: 'operator', handle: silence },
   { method: 'GET', path: '/api/v1/clients/top', role: 'viewer', handle: topClients },
   { method: 'GET', path: '/api/v1/review', role: 'viewer', handle: reviewHandler },
-  { method: 'GET', path: '/api/v1/fleet', role: 'viewer', handle: notYet('fleet mode', 10) },
+  { method: 'GET', path: '/api/v1/fleet', role: 'viewer', handle: fleet },
 ];
 
 const compiled = ROUTES.map((r) => ({ def: r, segments: r.path.split('/').slice(1) }));

@@ -195,6 +195,18 @@ export function evaluate(
       }
       break;
     }
+    case 'fleet_degraded': {
+      for (const [what, reason] of signals.fleetDown) {
+        out.push({
+          ...base,
+          key: what,
+          value: 1,
+          valueText: what === 'config' ? 'config rejected' : `${what} down`,
+          summary: reason,
+        });
+      }
+      break;
+    }
   }
   return out;
 }

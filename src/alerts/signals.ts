@@ -61,6 +61,8 @@ export class Signals implements OutcomeObserver {
   readonly authSamples = new Recent<Sample>(20);
   readonly configChanges = new RollingCounter();
   readonly configEvents = new Recent<{ at: number; actor: string }>(5);
+  /** Fleet dependencies this instance cannot use now (`etcd`, `redis`, `config`), with the reason. */
+  readonly fleetDown = new Map<string, string>();
   readonly auditLosses = new RollingCounter();
   readonly #clock: Clock;
 
@@ -119,6 +121,13 @@ export class Signals implements OutcomeObserver {
     else if (e.action === 'config_reload' && e.outcome === 'success') {
       this.configChanges.add(now);
       this.configEvents.push({ at: this.#clock.now(), actor: e.actor });
+      if (e.labels.fleet_revision !== undefined) this.fleetDown.delete('config');
     } else if (e.action === 'audit_records_lost') this.auditLosses.add(now, Number(e.labels.count ?? 1));
+    else if (e.action === 'fleet_redis_down') this.fleetDown.set('redis', e.reason ?? 'Redis is unreachable');
+    else if (e.action === 'fleet_redis_up') this.fleetDown.delete('redis');
+    else if (e.action === 'fleet_etcd_down') this.fleetDown.set('etcd', e.reason ?? 'etcd is unreachable');
+    else if (e.action === 'fleet_etcd_up') this.fleetDown.delete('etcd');
+    else if (e.action === 'fleet_config_rejected')
+      this.fleetDown.set('config', e.reason ?? 'config rejected');
   }
 }

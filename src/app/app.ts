@@ -9,9 +9,10 @@ import { AlertEngine } from '../alerts/index.js';
 import type { CanarySent, CanaryTarget } from '../audit/index.js';
 import { AuditPipeline, CanaryRunner, ChainWatch } from '../audit/index.js';
 import type { RuntimePlan } from '../config/index.js';
-import { diffConfig } from '../config/index.js';
+import { compileConfigText, diffConfig } from '../config/index.js';
 import type { AdminEvent, Clock, Logger, OutcomeObserver, RequestOutcome } from '../core/index.js';
 import { systemClock, systemEvent } from '../core/index.js';
+import { Fleet } from '../fleet/index.js';
 import { MetricsHistory, TollgateMetrics } from '../metrics/index.js';
 import { CANARY_HEADER, CANARY_PATH, DataPlane } from '../proxy/index.js';
 import type { ReviewReport } from '../review/index.js';
@@ -62,6 +63,8 @@ export class App {
   readonly history: MetricsHistory;
   #historyTimer: NodeJS.Timeout | null = null;
   readonly alerts: AlertEngine;
+  /** Fleet mode (`fleet:` in the config): shared config in etcd, shared limits in Redis. */
+  readonly fleet: Fleet | null;
   #alertsOn: boolean;
   readonly #logger: Logger;
   readonly #clock: Clock;
@@ -86,7 +89,7 @@ export class App {
     this.#plan = plan;
     this.#logger = options.logger;
     this.#clock = clock;
-    this.instance = options.instance ?? `${os.hostname()}:${process.pid}`;
+    this.instance = options.instance ?? plan.fleet?.instance ?? `${os.hostname()}:${process.pid}`;
     this.audit = new AuditPipeline(plan, {
       instance: this.instance,
       logger: options.logger,
@@ -104,6 +107,7 @@ export class App {
           })),
         audit: () => ({ ...audit.health, lagSeconds: audit.lagSeconds() }),
         alertsFiring: () => this.alerts.firingByRule(),
+        fleet: () => this.fleet?.state() ?? null,
       },
       clock,
     );
@@ -131,6 +135,27 @@ export class App {
       this.metrics.onAdminEvent(e);
       if (this.#alertsOn) this.alerts.onAdminEvent(e);
     });
+    this.fleet =
+      plan.fleet === null
+        ? null
+        : new Fleet({
+            plan: { ...plan.fleet, instance: this.instance },
+            localText: plan.text,
+            localSource: plan.source,
+            host: {
+              plan: () => this.#plan,
+              apply: (next, actor, labels) => this.reload(next, actor, labels),
+              describe: () => ({
+                admin: this.#admin?.url() ?? null,
+                listeners: this.proxy.listeners().map((l) => `${l.proto}://${l.plan.host}:${l.port()}`),
+                pid: process.pid,
+                startedAt: this.#startedAt,
+              }),
+            },
+            events: audit,
+            logger: options.logger,
+            topClients: { client_ip: this.metrics.topClients, user: this.metrics.topUsers },
+          });
     const alerts = this.alerts;
     const app = this;
     const observers: OutcomeObserver[] = [];
@@ -156,6 +181,7 @@ export class App {
       events: audit,
       auditGate: () => audit.gate(),
       durable: () => audit.committed(),
+      sharedBuckets: this.fleet?.sharedBuckets ?? null,
       canaryToken: plan.audit.canary === null ? null : Buffer.from(this.#canaryToken),
     });
   }
@@ -186,6 +212,14 @@ export class App {
       this.#store = openStore(this.#plan.audit.storePath, { cacheKiB: SERVER_CACHE_KIB });
       this.#pump = new PendingEventPump(this.#store.tokens, this.audit, this.#logger);
       await this.#pump.kick();
+      if (this.fleet !== null) {
+        const joined = await this.fleet.start(this.#plan);
+        if (joined !== this.#plan) {
+          this.audit.reload(joined);
+          this.#plan = joined;
+          this.#alertsOn = joined.alerts.rules.length > 0;
+        }
+      }
       await this.proxy.start(this.#plan);
       this.alerts.start();
       const dataDir = this.#plan.dataDir;
@@ -214,6 +248,7 @@ export class App {
       }
     } catch (err) {
       this.#stopHistory();
+      await this.fleet?.close();
       await this.alerts.close();
       await this.proxy.close();
       await this.#pump?.close();
@@ -225,6 +260,9 @@ export class App {
       systemEvent('tollgate_started', 'success', null, {
         config: this.#plan.source,
         listeners: this.#plan.listeners.length,
+        ...(this.fleet === null
+          ? {}
+          : { fleet_instance: this.instance, fleet_revision: this.fleet.appliedRevision }),
       }),
     );
     if (this.#plan.workers > 1)
@@ -356,6 +394,15 @@ export class App {
     return review(input, baseline, file);
   }
 
+  /**
+   * The plan of a (re-read) config file: in fleet mode its local keys with the fleet's shared
+   * ones from etcd. Throws ConfigError (or TG_ERR_FLEET_ETCD when etcd cannot be read).
+   */
+  async planFromFile(text: string, file: string): Promise<RuntimePlan> {
+    if (this.fleet?.sharesConfig === true) return this.fleet.planFromFile(text);
+    return compileConfigText(text, file);
+  }
+
   #host(): AdminHost {
     return {
       instance: this.instance,
@@ -373,7 +420,10 @@ export class App {
       auditHealth: () => ({ ...this.audit.health }),
       auditLagSeconds: () => this.audit.lagSeconds(),
       history: () => this.history,
-      applyPlan: (plan, actor) => this.reload(plan, actor),
+      applyPlan: (plan, actor, base) =>
+        this.fleet === null ? this.reload(plan, actor) : this.fleet.publish(plan, actor, base),
+      fleet: this.fleet === null ? null : () => this.fleet!.view(),
+      fleetTop: this.fleet?.buckets == null ? null : (by, windowMs, n) => this.fleet!.top(by, windowMs, n),
       metrics: () => ({ contentType: this.metrics.contentType, text: this.metrics.render() }),
       alerts: () => this.alerts,
       topClients: (by) => (by === 'user' ? this.metrics.topUsers : this.metrics.topClients),
@@ -382,7 +432,11 @@ export class App {
   }
 
   /** Applies an already compiled plan (SIGHUP or the admin API). */
-  async reload(plan: RuntimePlan, actor: string): Promise<void> {
+  async reload(
+    plan: RuntimePlan,
+    actor: string,
+    labels: Record<string, string | number | null> = {},
+  ): Promise<void> {
     const before = this.#plan;
     const a = before.admin;
     const b = plan.admin;
@@ -396,7 +450,7 @@ export class App {
           'config_reload',
           'failure',
           err instanceof Error ? err.message : String(err),
-          { config: plan.source },
+          { config: plan.source, ...labels },
           actor,
         ),
       );
@@ -406,7 +460,7 @@ export class App {
     this.#plan = plan;
     this.#alertsOn = plan.alerts.rules.length > 0;
     this.audit.emit({
-      ...systemEvent('config_reload', 'success', null, { config: plan.source }, actor),
+      ...systemEvent('config_reload', 'success', null, { config: plan.source, ...labels }, actor),
       diff: diffConfig(before.config, plan.config),
     });
   }
@@ -432,6 +486,7 @@ export class App {
     await this.#admin?.close();
     this.#stopHistory();
     await this.alerts.close();
+    await this.fleet?.close();
     await this.#pump?.kick();
     await this.#pump?.close();
     this.audit.emit(

@@ -1,5 +1,7 @@
-import { loadConfigFile } from '../config/index.js';
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../config/index.js';
 import type { Logger } from '../core/index.js';
+import { ErrorCode } from '../core/index.js';
 import type { App } from './app.js';
 
 /**
@@ -21,21 +23,43 @@ export function installSignals(
     }
     if (reloading) return;
     reloading = true;
-    let plan: ReturnType<typeof loadConfigFile>;
-    try {
-      plan = loadConfigFile(configPath);
-    } catch (err) {
+    const refused = (err: unknown) => {
       reloading = false;
       const reason = err instanceof Error ? err.message : String(err);
       logger.log('error', 'reload refused: the config is invalid; the running config keeps serving', {
         problems: reason.split('\n'),
       });
       app.reloadRefused(reason, 'local-operator');
-      return;
+    };
+    let text: string;
+    try {
+      text = readFileSync(configPath, 'utf8');
+    } catch (err) {
+      return refused(
+        new ConfigError(
+          [
+            {
+              file: configPath,
+              line: 1,
+              col: 1,
+              path: '',
+              message: `cannot read ${configPath}: ${(err as Error).message}`,
+            },
+          ],
+          ErrorCode.CONFIG_READ,
+        ),
+      );
     }
     app
-      .reload(plan, 'local-operator')
-      .then(() => logger.log('info', 'reloaded', { config: configPath }))
+      .planFromFile(text, configPath)
+      .catch((err: unknown) => {
+        refused(err);
+        return null;
+      })
+      .then((plan) => (plan === null ? null : app.reload(plan, 'local-operator')))
+      .then((done) => {
+        if (done !== null) logger.log('info', 'reloaded', { config: configPath });
+      })
       .catch((err) =>
         logger.log('error', 'reload failed; the running config keeps serving', { error: String(err) }),
       )

@@ -1,6 +1,6 @@
 import postgres from 'postgres';
 import type { QueryFilters, StoredRow } from '../store/index.js';
-import { withHash } from './chain.js';
+import { chainHash, embeddedSeq, GENESIS, withHash, withoutHash } from './chain.js';
 
 /** One record as the central store holds it: which instance wrote it, its place in that instance's chain. */
 export interface CentralRow {
@@ -9,6 +9,19 @@ export interface CentralRow {
   kind: string;
   /** The chained record with its hash, exactly as the instance's store and `query --format json` give it. */
   record: string;
+}
+
+/** One instance's chain as the central store holds it (`tollgate verify --store`). */
+export interface CentralChain {
+  instance: string;
+  ok: boolean;
+  records: number;
+  firstSeq: number | null;
+  lastSeq: number | null;
+  /** The first record is not seq 1 (the sink started later, or the instance name changed): it is trusted as the anchor. */
+  anchored: boolean;
+  problem: string | null;
+  firstBadSeq: number | null;
 }
 
 const DAY_MS = 86_400_000;
@@ -153,6 +166,69 @@ export class CentralStore {
       kind: r.kind as string,
       record: r.rec as string,
     }));
+  }
+
+  /** The instances with records here, by name. */
+  async instances(): Promise<string[]> {
+    await this.ensureSchema();
+    const rows = await this.#sql.unsafe(`SELECT DISTINCT instance FROM ${this.#table} ORDER BY instance`);
+    return rows.map((r) => r.instance as string);
+  }
+
+  /**
+   * Recomputes one instance's chain from the records here, in seq order: every seq present once
+   * (`seq N missing`), each record at its own seq (`out of order`), each hash the SHA-256 of the
+   * previous hash and the record (`altered`). Signed checkpoints stay in the instance's data dir.
+   */
+  async verifyChain(instance: string): Promise<CentralChain> {
+    await this.ensureSchema();
+    const r: CentralChain = {
+      instance,
+      ok: false,
+      records: 0,
+      firstSeq: null,
+      lastSeq: null,
+      anchored: false,
+      problem: null,
+      firstBadSeq: null,
+    };
+    const bad = (seq: number, problem: string): CentralChain => {
+      r.problem = problem;
+      r.firstBadSeq = seq;
+      return r;
+    };
+    let prev: string | null = null;
+    let expected = 0;
+    for (let after = 0; ; ) {
+      const rows = await this.#sql.unsafe(
+        `SELECT seq, hash, rec FROM ${this.#table} WHERE instance = $1 AND seq > $2 ORDER BY seq LIMIT 10000`,
+        [instance, after],
+      );
+      if (rows.length === 0) break;
+      for (const row of rows) {
+        const seq = Number(row.seq);
+        if (prev === null) {
+          expected = seq;
+          r.anchored = seq !== 1;
+        }
+        if (seq !== expected) return bad(expected, `seq ${expected} missing`);
+        const parsed = withoutHash(row.rec as string);
+        if (parsed === null || parsed.hash !== row.hash) return bad(seq, `seq ${seq} altered`);
+        if (embeddedSeq(parsed.canonical) !== seq)
+          return bad(seq, `seq ${seq} out of order (the record says seq ${embeddedSeq(parsed.canonical)})`);
+        const h: string =
+          prev === null && r.anchored ? parsed.hash : chainHash(prev ?? GENESIS, parsed.canonical);
+        if (h !== parsed.hash) return bad(seq, `seq ${seq} altered`);
+        r.firstSeq ??= seq;
+        r.lastSeq = seq;
+        r.records++;
+        prev = h;
+        expected = seq + 1;
+      }
+      after = expected - 1;
+    }
+    r.ok = true;
+    return r;
   }
 
   async close(): Promise<void> {

@@ -30,6 +30,13 @@ export function withHash(canonical: string, hash: string): string {
   return `${canonical.slice(0, canonical.length - tail.length)}"hash":"${hash}"}}}`;
 }
 
+/** The canonical text back from a record shown with its hash (null when it does not end like one). */
+export function withoutHash(shown: string): { canonical: string; hash: string } | null {
+  const m = /"hash":"([0-9a-f]{64})"\}\}\}$/.exec(shown);
+  if (m === null) return null;
+  return { canonical: `${shown.slice(0, m.index)}"hash":null}}}`, hash: m[1]! };
+}
+
 /** The bytes hashed for one link, reused: previous hash (32 bytes) then the record's UTF-8. */
 let scratch = Buffer.allocUnsafe(16 * 1024);
 

@@ -2,7 +2,7 @@ export type { AdminRecord } from './admin-record.js';
 export { ADMIN_SCHEMA, buildAdminRecord } from './admin-record.js';
 export type { CanaryDeps, CanaryResult, CanarySent, CanaryTarget } from './canary.js';
 export { CanaryRunner } from './canary.js';
-export type { CentralRow } from './central-store.js';
+export type { CentralChain, CentralRow } from './central-store.js';
 export { CentralStore } from './central-store.js';
 export {
   chainHash,

@@ -97,7 +97,10 @@ storeOptions(
     )
     .option('--quiet', 'no progress on stderr')
     .option('--allow-gaps', 'list heartbeat gaps but exit 0 for them')
-    .option('--no-record', 'do not append the result to <data_dir>/verify.jsonl'),
+    .option('--no-record', 'do not append the result to <data_dir>/verify.jsonl')
+    .option('--store <url>', "a fleet's central store (postgres://…): check each instance's chain there")
+    .option('--instance <name>', 'with --store: only this instance')
+    .option('--table <name>', 'with --store: the records table', 'tollgate_records'),
 ).action(verifyCommand);
 
 const filterOptions = (c: Command) =>

@@ -1,16 +1,71 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { TrailGap } from '../audit/index.js';
-import { VERIFY_LOG, verifyChain } from '../audit/index.js';
+import { CentralStore, VERIFY_LOG, verifyChain } from '../audit/index.js';
 import { ErrorCode, formatDuration, TollgateError } from '../core/index.js';
 import { openStore } from '../store/index.js';
 import type { StoreOptions } from './store-location.js';
 import { storeLocation } from './store-location.js';
 
+export interface VerifyOptions extends StoreOptions {
+  quiet?: boolean;
+  allowGaps?: boolean;
+  record?: boolean;
+  /** `postgres://…`: verify each instance's chain in a fleet's central store. */
+  store?: string;
+  instance?: string;
+  table?: string;
+}
+
+function usage(message: string): TollgateError {
+  return new TollgateError(ErrorCode.USAGE, message, { source: 'usage' });
+}
+
+/**
+ * `tollgate verify --store postgres://…`: one line per instance, `NAME: ok: …` or
+ * `NAME: FAIL: seq N altered|missing|out of order`; exit 1 when any fails.
+ */
+async function verifyCentral(o: VerifyOptions): Promise<void> {
+  const url = o.store!;
+  if (!/^postgres(ql)?:\/\//.test(url)) throw usage(`--store: "${url}" is not a postgres:// URL`);
+  const table = o.table ?? 'tollgate_records';
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(table)) throw usage(`--table: "${table}" is not a table name`);
+  const central = new CentralStore(url, table);
+  let out = '';
+  let failed = false;
+  try {
+    const instances = o.instance === undefined ? await central.instances() : [o.instance];
+    if (instances.length === 0) out += 'no records in the central store\n';
+    for (const name of instances) {
+      const r = await central.verifyChain(name);
+      if (!r.ok) {
+        failed = true;
+        out += `${name}: FAIL: ${r.problem}\n`;
+      } else if (r.records === 0) {
+        failed = true;
+        out += `${name}: FAIL: no records of this instance\n`;
+      } else {
+        out += `${name}: ok: ${r.records} records, seq ${r.firstSeq}..${r.lastSeq}, chain intact${
+          r.anchored ? ` from seq ${r.firstSeq} (the records before it are not in this store)` : ''
+        }\n`;
+      }
+    }
+  } catch (err) {
+    throw new TollgateError(ErrorCode.USAGE, `cannot read ${new URL(url).host}: ${(err as Error).message}`, {
+      source: 'usage',
+    });
+  } finally {
+    await central.close();
+  }
+  process.stdout.write(
+    `${out}note: signed checkpoints stay in each instance's data dir (tollgate verify --data DIR there)\n`,
+  );
+  if (failed) process.exitCode = 1;
+}
+
 /** `tollgate verify`: exit 0 when the chain and every checkpoint hold, 1 naming the first bad seq. */
-export function verifyCommand(
-  options: StoreOptions & { quiet?: boolean; allowGaps?: boolean; record?: boolean },
-): void {
+export function verifyCommand(options: VerifyOptions): void | Promise<void> {
+  if (options.store !== undefined) return verifyCentral(options);
   const { dataDir, storePath } = storeLocation(options);
   const pubFile = path.join(dataDir, 'chain-key.pub.pem');
   if (!fs.existsSync(pubFile)) {

@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { BlockList } from 'node:net';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { AttemptFailure } from '../core/index.js';
 import { parseDuration, parsePercent, parseRate, parseSize } from '../core/index.js';
@@ -12,6 +13,7 @@ import type {
   AuditPlan,
   AuthPlan,
   BackendPlan,
+  FleetPlan,
   HashKey,
   JwksDocument,
   ListenerPlan,
@@ -98,6 +100,7 @@ export function compileConfig(config: Config, ctx: CompileContext): Compilation 
     audit: auditPlan(config.audit, config.listeners[0]!.name, dataDir, credentialHeaders(routes), syslogCas),
     admin,
     alerts: alertsPlan(config.alerts),
+    fleet: fleetPlan(config.fleet, dataDir),
     reviewBaseline:
       config.review?.baseline === undefined ? null : resolve(ctx.baseDir, config.review.baseline),
     config: structuredClone(config),
@@ -118,8 +121,6 @@ function refuseUnsupported(config: Config, out: Finding[]): void {
       );
     }
   });
-  if (config.fleet !== undefined)
-    out.push(finding(['fleet'], 'key', 'fleet is not supported by this build yet'));
   config.alerts?.rules.forEach((rule, i) => {
     if (rule.when === 'client_rate' && ![60_000, 300_000, 900_000].includes(parseDuration(rule.window)))
       out.push(
@@ -399,5 +400,27 @@ function alertsPlan(alerts: Config['alerts']): AlertsPlan {
       cooldownMs: parseDuration(r.cooldown),
       notify: r.notify,
     })),
+  };
+}
+
+function fleetPlan(fleet: Config['fleet'], dataDir: string): FleetPlan | null {
+  if (fleet === undefined) return null;
+  // the same data dir on the same host is the same instance after a restart: its chain goes on
+  const instance =
+    fleet.instance ?? `${hostname()}-${createHash('sha256').update(dataDir).digest('hex').slice(0, 8)}`;
+  return {
+    instance,
+    etcd:
+      fleet.etcd === undefined
+        ? null
+        : {
+            endpoints: fleet.etcd.endpoints,
+            prefix: fleet.etcd.prefix,
+            leaseTtlS: Math.max(2, Math.ceil(parseDuration(fleet.etcd.lease_ttl) / 1000)),
+          },
+    redis:
+      fleet.redis === undefined
+        ? null
+        : { url: fleet.redis.url, timeoutMs: parseDuration(fleet.redis.timeout) },
   };
 }

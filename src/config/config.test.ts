@@ -462,14 +462,38 @@ describe('check', () => {
     },
     { name: 'empty file', text: '# nothing\n', expected: ['t.yaml:1:1: the config is empty'] },
     {
-      name: 'features this build does not enforce are refused',
-      text: `${MINIMAL}fleet:\n  redis: { url: redis://127.0.0.1:6379 }\n`,
-      expected: ['t.yaml:11:1 fleet: fleet is not supported by this build yet'],
+      name: 'a fleet etcd prefix must be a folder',
+      text: `${MINIMAL}fleet:\n  etcd: { endpoints: [http://127.0.0.1:2379], prefix: tollgate }\n`,
+      expected: ['t.yaml:12:55 fleet.etcd.prefix: the prefix starts and ends with "/", like /tollgate/'],
+    },
+    {
+      name: 'a fleet redis url must be redis://',
+      text: `${MINIMAL}fleet:\n  redis: { url: http://127.0.0.1:6379 }\n`,
+      expected: ['t.yaml:12:17 fleet.redis.url: expected a redis:// URL'],
     },
   ];
   for (const c of cases) {
     test(c.name, () => assert.deepEqual(check(c.text), c.expected));
   }
+
+  test('fleet: the instance name defaults to the host name and a hash of the data dir, stable across compiles', () => {
+    const text = `${MINIMAL}fleet:\n  etcd: { endpoints: [http://127.0.0.1:2379] }\n  redis: { url: redis://127.0.0.1:6379 }\n`;
+    const a = compileConfigText(text, '/tmp/a/t.yaml');
+    const b = compileConfigText(text, '/tmp/a/t.yaml');
+    const other = compileConfigText(text, '/tmp/b/t.yaml');
+    assert.ok(a.fleet !== null);
+    assert.equal(a.fleet.instance, b.fleet!.instance);
+    assert.notEqual(a.fleet.instance, other.fleet!.instance, 'another data dir is another instance');
+    assert.deepEqual(a.fleet.etcd, {
+      endpoints: ['http://127.0.0.1:2379'],
+      prefix: '/tollgate/',
+      leaseTtlS: 10,
+    });
+    assert.deepEqual(a.fleet.redis, { url: 'redis://127.0.0.1:6379', timeoutMs: 500 });
+    const named = compileConfigText(`${MINIMAL}fleet:\n  instance: edge-1\n`, '/tmp/a/t.yaml');
+    assert.equal(named.fleet?.instance, 'edge-1');
+    assert.equal(compileConfigText(MINIMAL, '/tmp/a/t.yaml').fleet, null);
+  });
 
   test('an unreadable TLS file is a problem at its value naming the absolute path', () => {
     const text = MINIMAL.replace(

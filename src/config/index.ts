@@ -23,6 +23,7 @@ export type {
   AuditPlan,
   AuthPlan,
   BackendPlan,
+  FleetPlan,
   HashKey,
   HealthCheckPlan,
   JwksDocument,

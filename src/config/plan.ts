@@ -21,6 +21,8 @@ export interface RuntimePlan {
   readonly admin: AdminPlan | null;
   /** Empty when the config has no `alerts:`. */
   readonly alerts: AlertsPlan;
+  /** `fleet:`; null for a single instance. */
+  readonly fleet: FleetPlan | null;
   /** `review.baseline` as an absolute path; null: the shipped PCI DSS v4 baseline. */
   readonly reviewBaseline: string | null;
   /** The validated config as plain data (defaults applied), for diffs and `GET /api/v1/config`. */
@@ -256,7 +258,8 @@ export type RuleKind =
   | 'backend_down'
   | 'config_changed'
   | 'audit_lost'
-  | 'audit_canary';
+  | 'audit_canary'
+  | 'fleet_degraded';
 
 export interface NotifierPlan {
   readonly name: string;
@@ -288,4 +291,15 @@ export interface RulePlan {
 export interface AlertsPlan {
   readonly notifiers: readonly NotifierPlan[];
   readonly rules: readonly RulePlan[];
+}
+
+export interface FleetPlan {
+  /** This instance's name: `tollgate.instance` on its records, its key in etcd. */
+  readonly instance: string;
+  readonly etcd: {
+    readonly endpoints: readonly string[];
+    readonly prefix: string;
+    readonly leaseTtlS: number;
+  } | null;
+  readonly redis: { readonly url: string; readonly timeoutMs: number } | null;
 }

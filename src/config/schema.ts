@@ -314,6 +314,7 @@ export const RULE_KINDS = [
   'config_changed',
   'audit_lost',
   'audit_canary',
+  'fleet_degraded',
 ] as const;
 
 const alerts = z.strictObject({
@@ -350,11 +351,27 @@ const alerts = z.strictObject({
 });
 
 const fleet = z.strictObject({
+  /** This instance's name on its records and in etcd (default: host name + a hash of data_dir, stable across restarts). */
+  instance: name.optional(),
+  /** Shared config and membership (docs/fleet.md). */
   etcd: z
-    .strictObject({ endpoints: z.array(httpUrl).min(1), prefix: z.string().default('/tollgate/') })
+    .strictObject({
+      endpoints: z.array(httpUrl).min(1),
+      prefix: z
+        .string()
+        .regex(/^\/.*\/$/, { error: 'the prefix starts and ends with "/", like /tollgate/' })
+        .default('/tollgate/'),
+      /** An instance whose lease is not renewed for this long drops out of GET /api/v1/fleet. */
+      lease_ttl: duration.default('10s'),
+    })
     .optional(),
+  /** Fleet-wide rate-limit buckets. */
   redis: z
-    .strictObject({ url: z.string().regex(/^rediss?:\/\//, { error: 'expected a redis:// URL' }) })
+    .strictObject({
+      url: z.string().regex(/^rediss?:\/\//, { error: 'expected a redis:// URL' }),
+      /** How long a Redis call may take before the instance counts Redis as down and limits locally. */
+      timeout: duration.default('500ms'),
+    })
     .optional(),
 });
 

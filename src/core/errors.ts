@@ -43,4 +43,12 @@ export const ErrorCode = {
   CONFIG_READ: 'TG_ERR_CONFIG_READ',
   LISTEN: 'TG_ERR_LISTEN',
   USAGE: 'TG_ERR_USAGE',
+  /** etcd (fleet config, membership) cannot be reached or refused a call. */
+  FLEET_ETCD: 'TG_ERR_FLEET_ETCD',
+  /** Another instance changed the fleet config since this one applied it (compare-and-swap lost). */
+  FLEET_CONFLICT: 'TG_ERR_FLEET_CONFLICT',
+  /** A fleet config change touched keys that belong to each instance's own file. */
+  FLEET_LOCAL_KEY: 'TG_ERR_FLEET_LOCAL_KEY',
+  /** Redis (fleet-wide counters) cannot be reached; limits fall back to each instance's own. */
+  FLEET_REDIS: 'TG_ERR_FLEET_REDIS',
 } as const;

@@ -13,6 +13,8 @@ export type {
 } from './authenticator.js';
 export type { RateLimiterOptions } from './rate-limiter.js';
 export { RateLimiter } from './rate-limiter.js';
+export type { RateLimitsOptions } from './rate-limits.js';
 export { RateLimits } from './rate-limits.js';
 export type { AuthType } from './registry.js';
 export { authenticators, createAuthenticator } from './registry.js';
+export type { Lease, SharedBuckets } from './shared-buckets.js';

@@ -1,7 +1,13 @@
 import type { RateLimitPlan, RoutePlan } from '../config/index.js';
 import type { Clock } from '../core/index.js';
-import type { RateLimiterOptions } from './rate-limiter.js';
 import { RateLimiter } from './rate-limiter.js';
+import type { SharedBuckets } from './shared-buckets.js';
+
+export interface RateLimitsOptions {
+  readonly maxKeys?: number;
+  /** Fleet mode: buckets shared by every instance (each route's limiter leases from them). */
+  readonly sharedBuckets?: SharedBuckets | null;
+}
 
 /**
  * The rate limiters of the running routes: runtime state kept apart from the immutable plan
@@ -11,10 +17,10 @@ import { RateLimiter } from './rate-limiter.js';
  */
 export class RateLimits {
   readonly #clock: Clock;
-  readonly #options: RateLimiterOptions;
+  readonly #options: RateLimitsOptions;
   #limiters = new Map<string, RateLimiter>();
 
-  constructor(clock: Clock, options: RateLimiterOptions = {}) {
+  constructor(clock: Clock, options: RateLimitsOptions = {}) {
     this.#clock = clock;
     this.#options = options;
   }
@@ -28,7 +34,13 @@ export class RateLimits {
         r.name,
         kept !== undefined && sameLimit(kept.plan, r.rateLimit)
           ? kept
-          : new RateLimiter(r.rateLimit, this.#clock, this.#options),
+          : new RateLimiter(r.rateLimit, this.#clock, {
+              maxKeys: this.#options.maxKeys,
+              shared:
+                this.#options.sharedBuckets == null
+                  ? null
+                  : { buckets: this.#options.sharedBuckets, route: r.name },
+            }),
       );
     }
     this.#limiters = next;

@@ -27,6 +27,8 @@ export interface MetricsSources {
   };
   /** Firing alerts per rule name (empty until alerting runs). */
   alertsFiring(): Iterable<readonly [string, number]>;
+  /** Fleet mode: whether etcd and Redis answer (null: not configured) and the config revision applied. */
+  fleet?(): { etcd: boolean | null; redis: boolean | null; appliedRevision: number } | null;
 }
 
 /** Seconds; from 1 ms to 1 min, roughly ×2.5 apart. */
@@ -222,6 +224,32 @@ export class TollgateMetrics implements OutcomeObserver {
         ['rule'],
         function* () {
           for (const [rule, n] of sources.alertsFiring()) yield [[rule], n] as const;
+        },
+      ),
+    );
+    r.add(
+      new CollectedFamily(
+        'gauge',
+        'tollgate_fleet_up',
+        'Fleet mode: 1 while the fleet dependency (etcd, redis) answers this instance, else 0.',
+        ['dependency'],
+        function* () {
+          const f = sources.fleet?.() ?? null;
+          if (f === null) return;
+          if (f.etcd !== null) yield [['etcd'], f.etcd ? 1 : 0] as const;
+          if (f.redis !== null) yield [['redis'], f.redis ? 1 : 0] as const;
+        },
+      ),
+    );
+    r.add(
+      new CollectedFamily(
+        'gauge',
+        'tollgate_fleet_config_revision',
+        'Fleet mode: the etcd revision of the fleet config this instance runs (0: none yet).',
+        [],
+        function* () {
+          const f = sources.fleet?.() ?? null;
+          if (f !== null) yield [[], f.appliedRevision] as const;
         },
       ),
     );

@@ -1,6 +1,7 @@
 import type { ListenerPlan, RuntimePlan } from '../config/index.js';
 import type { Clock, EventSink, Logger, OutcomeObserver } from '../core/index.js';
 import { BackendRegistry } from '../health/index.js';
+import type { SharedBuckets } from '../identity/index.js';
 import { RateLimits } from '../identity/index.js';
 import { ListenerRuntime } from './listener.js';
 import { PlanRuntime, type SharedRuntime } from './plan-runtime.js';
@@ -15,6 +16,8 @@ export interface DataPlaneOptions {
   auditGate?: (() => string | null) | null;
   /** Resolves once every record handed over so far is durable; used under durability: strict. */
   durable?: () => Promise<void>;
+  /** Fleet mode: rate-limit buckets shared by every instance (the app plugs in the fleet's Redis). */
+  sharedBuckets?: SharedBuckets | null;
   /** The secret of canary requests (audit.canary); null or absent: no request is a canary. */
   canaryToken?: Buffer | null;
 }
@@ -43,7 +46,7 @@ export class DataPlane {
 
   constructor(options: DataPlaneOptions) {
     this.backends = new BackendRegistry(options.clock, options.events);
-    this.rateLimits = new RateLimits(options.clock);
+    this.rateLimits = new RateLimits(options.clock, { sharedBuckets: options.sharedBuckets ?? null });
     this.#shared = {
       clock: options.clock,
       backends: this.backends,

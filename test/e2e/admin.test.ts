@@ -179,6 +179,14 @@ describe('admin API: tokens, roles and lockout', () => {
     assert.equal((await api(h, 'GET', '/api/v1/tokens', operator)).status, 403);
     assert.equal((await api(h, 'GET', '/api/v1/tokens', admin)).status, 200);
     assert.equal((await api(h, 'GET', '/api/v1/status', viewer)).status, 200);
+    // a single instance is a fleet of one (docs/admin-api.md, fleet)
+    const fleet = await api(h, 'GET', '/api/v1/fleet', viewer);
+    assert.equal(fleet.status, 200);
+    assert.equal(fleet.body.fleet, false);
+    assert.deepEqual(
+      (fleet.body.items as { instance: string; health: string }[]).map((i) => [i.instance, i.health]),
+      [[h.app.instance, 'ok']],
+    );
   });
 
   it('drains and undrains a backend for an operator: traffic moves, and the event has the actor and the diff', async () => {

@@ -196,3 +196,129 @@ ruleset(name="audit") {
   await r.start();
   return r;
 }
+
+export interface Etcd extends Service {
+  /** The client URL, http://127.0.0.1:PORT. */
+  readonly url: string;
+  /** Runs etcdctl against it and returns its output. */
+  etcdctl(...args: string[]): string;
+}
+
+/** A private single-member etcd 3.4 on two free loopback ports (client, peer), data in a temporary folder. */
+export async function startEtcd(): Promise<Etcd> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-etcd-'));
+  const port = await freePort();
+  const peer = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  let child: ChildProcess | null = null;
+  const health = async () => {
+    try {
+      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
+      return res.ok && ((await res.json()) as { health?: string }).health === 'true';
+    } catch {
+      return false;
+    }
+  };
+  const e: Etcd = {
+    port,
+    dir,
+    url,
+    async start() {
+      child = spawn(
+        'etcd',
+        [
+          '--name',
+          't1',
+          '--data-dir',
+          path.join(dir, 'etcd'),
+          '--listen-client-urls',
+          url,
+          '--advertise-client-urls',
+          url,
+          '--listen-peer-urls',
+          `http://127.0.0.1:${peer}`,
+          '--initial-advertise-peer-urls',
+          `http://127.0.0.1:${peer}`,
+          '--initial-cluster',
+          `t1=http://127.0.0.1:${peer}`,
+          '--initial-cluster-state',
+          fs.existsSync(path.join(dir, 'etcd', 'member')) ? 'existing' : 'new',
+          '--logger=zap',
+          '--log-outputs=stderr',
+        ],
+        { stdio: ['ignore', 'ignore', fs.openSync(path.join(dir, 'etcd.log'), 'a')] },
+      );
+      await until('etcd to be healthy', health);
+    },
+    stop: () => stopChild(child, 'SIGTERM'),
+    async destroy() {
+      await stopChild(child, 'SIGTERM');
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+    etcdctl: (...args) =>
+      execFileSync('etcdctl', [`--endpoints=${url}`, ...args], {
+        encoding: 'utf8',
+        env: { ...process.env, ETCDCTL_API: '3' },
+      }),
+  };
+  await e.start();
+  return e;
+}
+
+export interface Redis extends Service {
+  /** redis://127.0.0.1:PORT */
+  readonly url: string;
+  /** Runs redis-cli against it and returns its output. */
+  cli(...args: string[]): string;
+}
+
+/** A private Redis 7 on a free loopback port (no persistence), in the foreground so it dies with its pid. */
+export async function startRedis(): Promise<Redis> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-redis-'));
+  const port = await freePort();
+  let child: ChildProcess | null = null;
+  const r: Redis = {
+    port,
+    dir,
+    url: `redis://127.0.0.1:${port}`,
+    async start() {
+      child = spawn(
+        'redis-server',
+        [
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--dir',
+          dir,
+          '--logfile',
+          path.join(dir, 'redis.log'),
+        ],
+        { stdio: 'ignore' },
+      );
+      await until('redis to answer PING', () => {
+        try {
+          return r.cli('ping').trim() === 'PONG';
+        } catch {
+          return false;
+        }
+      });
+    },
+    stop: () => stopChild(child, 'SIGTERM'),
+    async destroy() {
+      await stopChild(child, 'SIGTERM');
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+    cli: (...args) =>
+      execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+  };
+  await r.start();
+  return r;
+}
