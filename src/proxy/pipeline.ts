@@ -653,7 +653,6 @@ function releasePool(ctx: ProxyContext): void {
   }
 }
 
-/** 'close' on the response: the one place `complete` starts. */
 /**
  * send_timeout: the client read nothing of the response for that long (a slow or stalled reader
  * holding a backend connection). The response is cut; the attempt is settled as the client's
@@ -672,6 +671,7 @@ function onSendTimeout(ctx: ProxyContext): void {
   res.destroy();
 }
 
+/** 'close' on the response: the one place `complete` starts. */
 function onResponseClose(this: ServerResponse & WithContext): void {
   const ctx = this[kContext];
   if (ctx === undefined || ctx.completed) return;
