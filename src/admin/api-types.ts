@@ -104,6 +104,27 @@ export interface ChainProgressView {
   first_bad_seq: number | null;
 }
 
+/** `GET /api/v1/fleet`: the instances (live etcd leases), or this one alone outside fleet mode. */
+export interface FleetAnswer {
+  fleet: boolean;
+  self: string;
+  config_revision: number | null;
+  etcd?: 'up' | 'down' | 'off';
+  items: {
+    instance: string;
+    pid: number;
+    applied_revision: number | null;
+    config_error: string | null;
+    health: 'ok' | 'degraded';
+    current: boolean;
+    started_at: string;
+    redis?: 'up' | 'down' | 'off';
+    admin?: string | null;
+    listeners?: string[];
+  }[];
+  next: null;
+}
+
 /** `GET /api/v1/review` (schema tollgate.review/1): the running config and state against the baseline. */
 export interface ReviewAnswer {
   schema: 'tollgate.review/1';

@@ -1,5 +1,5 @@
 import type { AlertEngine } from '../alerts/index.js';
-import type { AuditHealth, ChainWatch } from '../audit/index.js';
+import type { AuditHealth, CentralStore, ChainWatch } from '../audit/index.js';
 import type { RuntimePlan } from '../config/index.js';
 import type { Clock } from '../core/index.js';
 import type { BackendState } from '../health/index.js';
@@ -64,6 +64,8 @@ export interface AdminContext {
   readonly follower: RecordFollower;
   /** Re-verifies the chain a slice at a time for `GET /api/v1/audit/health`. */
   readonly chain: ChainWatch;
+  /** The fleet's query store (the config's postgres sink), opened on first use; null without one. */
+  central(): CentralStore | null;
   readonly clock: Clock;
   /** Set while a config change is applied: one at a time. */
   readonly configLock: { busy: boolean };

@@ -133,12 +133,52 @@ export function backends(call: Call, ctx: AdminContext): Reply {
   return ok({ items: backendView(ctx, poolOf(call, ctx)), next: null });
 }
 
-export function requests(call: Call, ctx: AdminContext): Reply {
+export function requests(call: Call, ctx: AdminContext): Reply | Promise<Reply> {
   const filters = filtersOf(call, ctx.clock.now());
   const limit = limitOf(call);
+  const scope = param(call, 'scope') ?? 'instance';
+  if (scope === 'fleet') return fleetRequests(call, ctx, filters, limit);
+  if (scope !== 'instance')
+    throw new ApiError(400, 'bad_request', `scope: "${scope}" is not instance or fleet`);
   const before = cursorOf(call);
   if (before !== undefined) filters.beforeSeq = before;
   return page(ctx.store.query(filters, limit), limit);
+}
+
+/**
+ * `GET /api/v1/requests?scope=fleet`: the same filters over every instance's records in the
+ * fleet's query store (the postgres sink), newest first; one page (`next` is null: narrow the
+ * filters or the time range to see older ones).
+ */
+async function fleetRequests(
+  call: Call,
+  ctx: AdminContext,
+  filters: QueryFilters,
+  limit: number,
+): Promise<Reply> {
+  if (param(call, 'cursor') !== undefined)
+    throw new ApiError(
+      400,
+      'bad_request',
+      'cursor: scope=fleet answers one page; narrow since/until instead',
+    );
+  const central = ctx.central();
+  if (central === null)
+    throw new ApiError(
+      400,
+      'bad_request',
+      'scope=fleet reads the fleet query store, and this config has no postgres sink (docs/fleet.md)',
+    );
+  try {
+    const rows = await central.query(filters, limit);
+    return ok({ scope: 'fleet', items: rows.map((r) => JSON.parse(r.record) as unknown), next: null });
+  } catch (err) {
+    throw new ApiError(
+      503,
+      'store_unavailable',
+      `cannot read the fleet query store: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
 }
 
 export function requestById(call: Call, ctx: AdminContext): Reply {

@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { ChainWatch } from '../audit/index.js';
+import { CentralStore, ChainWatch } from '../audit/index.js';
 import type { AdminPlan } from '../config/index.js';
 import type { AdminEvent, Clock, Logger } from '../core/index.js';
 import { systemEvent } from '../core/index.js';
@@ -72,6 +72,8 @@ export class AdminServer {
   readonly #ctx: AdminContext;
   readonly #dashboard: DashboardFiles;
   #closed: Promise<void> | null = null;
+  /** The fleet query store, by `url#table`, opened on first use. */
+  #central: { key: string; store: CentralStore } | null = null;
 
   constructor(opts: AdminServerOptions) {
     this.#opts = opts;
@@ -87,6 +89,7 @@ export class AdminServer {
       follower: new RecordFollower(opts.store),
       clock: opts.clock,
       configLock: { busy: false },
+      central: () => this.#centralStore(),
       chain:
         opts.chain ??
         new ChainWatch(
@@ -125,9 +128,23 @@ export class AdminServer {
     return `${this.#opts.plan.tls === null ? 'http' : 'https'}://${host}:${this.port()}`;
   }
 
+  #centralStore(): CentralStore | null {
+    const sink = this.#opts.host.plan().audit.sinks.find((s) => s.type === 'postgres');
+    const old = this.#central;
+    if (sink === undefined) return null;
+    const url = String(sink.options.url);
+    const table = String(sink.options.table ?? 'tollgate_records');
+    const key = `${url}#${table}`;
+    if (old?.key === key) return old.store;
+    if (old !== null) void old.store.close();
+    this.#central = { key, store: new CentralStore(url, table) };
+    return this.#central.store;
+  }
+
   /** Stops listening, ends the live streams and elevations. Idempotent. */
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      await this.#central?.store.close();
       this.#ctx.follower.close();
       this.#ctx.elevations.close();
       await new Promise<void>((resolve) => {

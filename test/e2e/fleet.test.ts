@@ -11,6 +11,7 @@ import type { LiveTollgate } from '../helpers/audit.js';
 import { cliAsync, freePort, launchTollgate } from '../helpers/audit.js';
 import type { TestBackend } from '../helpers/backends.js';
 import { startBackend } from '../helpers/backends.js';
+import { buildWeb, launchBrowser } from '../helpers/browser.js';
 import { buildDist } from '../helpers/process.js';
 import type { Etcd, Postgres, Redis } from '../helpers/services.js';
 import { startEtcd, startPostgres, startRedis } from '../helpers/services.js';
@@ -690,6 +691,53 @@ fleet:
       pg.psql(`UPDATE tollgate_records SET rec = '${original.replaceAll("'", "''")}' WHERE ${where}`);
     }
     assert.equal((await cliAsync(['verify', '--store', pg.url, '--instance', 'edge-2'])).code, 0);
+  });
+
+  it('the admin API and the dashboard of one instance show the whole fleet: its instances, and requests of all three from the query store', async () => {
+    // a few requests through each, so the newest records of the fleet come from all three
+    for (let n = 0; n < 3; n++) for (const i of fleet) await get(i.tg.url(`/seen-from-${i.name}`));
+    await shipped();
+    // the newest request of each instance, found through edge-1 by its id
+    for (const i of fleet) {
+      const own = readStore(i.dataDir).requests;
+      const id = own[own.length - 1]!.http.request.id;
+      const r = await admin(fleet[0]!, 'GET', `/api/v1/requests?scope=fleet&request_id=${id}`);
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      const items = r.json.items as { tollgate: { instance: string }; http: { request: { id: string } } }[];
+      assert.deepEqual(
+        items.map((x) => [x.tollgate.instance, x.http.request.id]),
+        [[i.name, id]],
+      );
+    }
+    // a config without a postgres sink cannot answer scope=fleet: a clear 400 (checked by the API's own words)
+    assert.equal((await admin(fleet[0]!, 'GET', '/api/v1/requests?scope=nowhere')).status, 400);
+
+    buildWeb();
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.page();
+      await page.goto(`${fleet[0]!.adminUrl}/#/fleet`);
+      await page.getByLabel('Admin token').fill(token);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      for (const i of fleet)
+        await page.locator(`table.instances tr[data-instance="${i.name}"][data-health="ok"]`).waitFor();
+      assert.equal(await page.locator('table.instances tbody tr').count(), 3);
+      // requests of the other instances, from PostgreSQL, with their instance named
+      await page.locator('table.requests tr[data-instance="edge-2"]').first().waitFor();
+      await page.locator('table.requests tr[data-instance="edge-3"]').first().waitFor();
+      // the filters work on the fleet's store too
+      await page.locator('form.filters input[name="route"]').fill('limited');
+      await page.getByRole('button', { name: 'Apply' }).click();
+      await page.waitForURL(/#\/fleet\?route=limited/);
+      await page.locator('table.requests tbody tr').first().waitFor();
+      const routes = await page.locator('table.requests tbody td.path').allInnerTexts();
+      assert.ok(routes.length > 0 && routes.every((t) => /limited/.test(t)), routes.slice(0, 3).join(' | '));
+      assert.deepEqual(browser.problems, []);
+      if (process.env.TOLLGATE_SCREENSHOTS !== undefined)
+        await page.screenshot({ path: path.join(process.env.TOLLGATE_SCREENSHOTS, 'fleet.png') });
+    } finally {
+      await browser.close();
+    }
   });
 
   it('SIGKILL of one instance under load loses none of its answered requests: they are in its store, and in PostgreSQL once it is back; the fleet drops it and keeps serving', async () => {

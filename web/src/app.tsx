@@ -8,6 +8,7 @@ import { Loading } from './ui.js';
 import { AlertsView } from './views/alerts.js';
 import { AuditView } from './views/audit.js';
 import { ErrorsView } from './views/errors.js';
+import { FleetView } from './views/fleet.js';
 import { LiveView } from './views/live.js';
 import { OverviewView } from './views/overview.js';
 import { StoryView } from './views/story.js';
@@ -18,6 +19,7 @@ const NAV: readonly (readonly [View, string, string])[] = [
   ['errors', 'Errors & clients', '#/errors'],
   ['alerts', 'Alerts', '#/alerts'],
   ['audit', 'Audit trail', '#/audit'],
+  ['fleet', 'Fleet', '#/fleet'],
 ];
 
 export function App() {
@@ -188,6 +190,7 @@ function Shell({ me, onSignOut }: { me: Whoami; onSignOut: () => void }) {
         {route.view === 'errors' && <ErrorsView />}
         {route.view === 'alerts' && <AlertsView me={me} />}
         {route.view === 'audit' && <AuditView query={route.query} />}
+        {route.view === 'fleet' && <FleetView me={me} query={route.query} />}
       </main>
       <div class="notes" aria-live="polite">
         {notes.map((n) => (

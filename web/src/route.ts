@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 
 /** Hash routes (`#/live?status=5xx`), so the admin server only ever serves `/`. */
-export type View = 'overview' | 'live' | 'request' | 'errors' | 'alerts' | 'audit';
+export type View = 'overview' | 'live' | 'request' | 'errors' | 'alerts' | 'audit' | 'fleet';
 
 export interface Route {
   view: View;
@@ -17,6 +17,7 @@ const VIEWS: Record<string, View> = {
   errors: 'errors',
   alerts: 'alerts',
   audit: 'audit',
+  fleet: 'fleet',
 };
 
 export function parseRoute(hash: string): Route {

@@ -10,7 +10,7 @@ import { openStream } from '../sse.js';
 import { Empty, Failed } from '../ui.js';
 
 /** The query filters of `tollgate query`, as the API spells them. */
-const FILTERS = [
+export const FILTERS = [
   ['status', 'Status', '5xx, 404, 2xx'],
   ['route', 'Route', ''],
   ['backend', 'Backend', ''],
@@ -21,12 +21,12 @@ const FILTERS = [
 
 const KEEP = 500;
 
-interface Row {
+export interface Row {
   seq: number;
   r: RequestRecordView;
 }
 
-function filterQuery(q: URLSearchParams): string {
+export function filterQuery(q: URLSearchParams): string {
   const out = new URLSearchParams();
   for (const [k] of FILTERS) {
     const v = q.get(k);
@@ -170,7 +170,7 @@ function StreamBadge({ state }: { state: StreamState }) {
   );
 }
 
-function FilterForm({ query }: { query: URLSearchParams }) {
+export function FilterForm({ query, base = '#/live' }: { query: URLSearchParams; base?: string }) {
   const submit = (e: Event) => {
     e.preventDefault();
     const data = new FormData(e.target as HTMLFormElement);
@@ -180,7 +180,7 @@ function FilterForm({ query }: { query: URLSearchParams }) {
       if (v !== '') q.set(k, v);
     }
     const s = q.toString();
-    go(`#/live${s === '' ? '' : `?${s}`}`);
+    go(`${base}${s === '' ? '' : `?${s}`}`);
   };
   const any = FILTERS.some(([k]) => (query.get(k) ?? '') !== '');
   return (
@@ -210,7 +210,7 @@ function FilterForm({ query }: { query: URLSearchParams }) {
           Apply
         </button>
         {any && (
-          <a class="button" href="#/live">
+          <a class="button" href={base}>
             Clear
           </a>
         )}
@@ -219,13 +219,19 @@ function FilterForm({ query }: { query: URLSearchParams }) {
   );
 }
 
-export function RequestTable({ rows }: { rows: Row[] }) {
+/**
+ * `self`: the fleet view shows every instance's records with an Instance column; only this
+ * instance's own link to their story (the others' are in their own stores).
+ */
+export function RequestTable({ rows, self }: { rows: Row[]; self?: string }) {
+  const fleet = self !== undefined;
   return (
     <div class="scroll">
       <table class="requests">
         <thead>
           <tr>
             <th scope="col">Time</th>
+            {fleet && <th scope="col">Instance</th>}
             <th scope="col">Request</th>
             <th scope="col" class="num">
               Status
@@ -243,14 +249,31 @@ export function RequestTable({ rows }: { rows: Row[] }) {
             const id = r.http.request.id;
             const href = requestHref(id);
             const status = r.http.response.status_code;
+            const linked = !fleet || r.tollgate.instance === self;
+            const what = (
+              <>
+                <span class="method">{r.http.request.method}</span> {r.url.path}
+                {r.url.query !== null && <span class="muted">?{r.url.query}</span>}
+              </>
+            );
             return (
-              <tr key={`${seq}-${id}`} class="clickable" data-request-id={id} onClick={() => go(href)}>
+              <tr
+                key={`${r.tollgate.instance}-${seq}-${id}`}
+                class={linked ? 'clickable' : undefined}
+                data-request-id={id}
+                data-instance={r.tollgate.instance}
+                onClick={linked ? () => go(href) : undefined}
+              >
                 <td class="mono small">{fmtTime(r.event.end, true)}</td>
+                {fleet && <td class="small">{r.tollgate.instance}</td>}
                 <td class="path">
-                  <a href={href} onClick={(e) => e.stopPropagation()}>
-                    <span class="method">{r.http.request.method}</span> {r.url.path}
-                    {r.url.query !== null && <span class="muted">?{r.url.query}</span>}
-                  </a>
+                  {linked ? (
+                    <a href={href} onClick={(e) => e.stopPropagation()}>
+                      {what}
+                    </a>
+                  ) : (
+                    what
+                  )}
                   {r.tollgate.route !== null && <span class="muted small"> {r.tollgate.route}</span>}
                 </td>
                 <td class="num">
