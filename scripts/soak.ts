@@ -282,7 +282,7 @@ pools:
       verify: verify.status === 0 ? verify.stdout.trim() : `FAILED: ${verify.stdout}${verify.stderr}`,
       latency_ms_p50: Number(percentile(counts.latencies, 0.5).toFixed(2)),
       latency_ms_p99: Number(percentile(counts.latencies, 0.99).toFixed(2)),
-      latency_ms_max: Number(Math.max(0, ...counts.latencies).toFixed(2)),
+      latency_ms_max: Number(counts.latencies.reduce((m, v) => Math.max(m, v), 0).toFixed(2)),
       rss_mb_start: Number(start.rssMb.toFixed(1)),
       rss_mb_end: Number(end.rssMb.toFixed(1)),
       rss_slope_mb_per_min: Number(slope(steady).toFixed(3)),
