@@ -122,8 +122,8 @@ export function fill(store: Store, N: number): { seconds: number; insertSeconds:
   for (let seq = 1; seq <= N; seq++) {
     // Writers sequence records in completion order, so ts rises with seq, give or take a few ms.
     const ts = Math.floor(START + seq * step - random() * 5);
-    // Request ids are random (core's newRequestId), so their index takes inserts all over.
-    const id = randomHex32();
+    // Request ids sort by time, like core's newRequestId: 12 hex digits of ms, then 20 random.
+    const id = hex(ts, 12) + randomHex32().slice(0, 20);
     const ip = client();
     const [code, term] = status();
     const route = pick(ROUTES);

@@ -15,7 +15,7 @@ import { systemClock, systemEvent } from '../core/index.js';
 import { Fleet } from '../fleet/index.js';
 import { MetricsHistory, TollgateMetrics } from '../metrics/index.js';
 import { CANARY_HEADER, CANARY_PATH, DataPlane } from '../proxy/index.js';
-import type { ReviewReport } from '../review/index.js';
+import type { ReviewReport, VerifyRun } from '../review/index.js';
 import { gatherReviewInput, loadBaseline, review } from '../review/index.js';
 import type { Store } from '../store/index.js';
 import { openStore, SERVER_CACHE_KIB } from '../store/index.js';
@@ -379,17 +379,11 @@ export class App {
     const plan = this.#plan;
     const { file, baseline } = loadBaseline(plan.reviewBaseline);
     const p = this.#chain?.progress() ?? null;
-    const live =
-      p === null || p.verifiedAt === null
-        ? p !== null && !p.ok
-          ? { at: this.#clock.now(), ok: false, by: 'the running Tollgate', detail: p.problem ?? 'failed' }
-          : null
-        : {
-            at: p.verifiedAt,
-            ok: p.ok,
-            by: 'the running Tollgate',
-            detail: `up to seq ${p.verifiedSeq ?? '-'}`,
-          };
+    const by = 'the running Tollgate';
+    let live: VerifyRun | null = null;
+    if (p !== null && !p.ok) live = { at: this.#clock.now(), ok: false, by, detail: p.problem ?? 'failed' };
+    else if (p?.verifiedAt != null)
+      live = { at: p.verifiedAt, ok: true, by, detail: `up to seq ${p.verifiedSeq ?? '-'}` };
     const input = await gatherReviewInput(plan, this.#store!, baseline, this.#clock.now(), live);
     return review(input, baseline, file);
   }

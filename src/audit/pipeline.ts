@@ -5,7 +5,7 @@ import { systemEvent } from '../core/index.js';
 import { buildAdminRecord } from './admin-record.js';
 import { serializeRequestRecord } from './serialize.js';
 import type { FromShipper, NetworkSinkConfig, ShipperConfig, ToShipper } from './shipper-protocol.js';
-import { networkSinkName } from './sinks/names.js';
+import { fileSinkName, networkSinkName } from './sinks/names.js';
 import type { FromWriter, SinkConfig, ToWriter, WriterConfig } from './writer-protocol.js';
 
 /**
@@ -130,7 +130,7 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
       instance: opts.instance,
     };
     this.sinkNames = [
-      ...config.sinks.map((s) => (s.type === 'stdout' ? 'stdout' : `${s.type}:${s.path}`)),
+      ...config.sinks.map((s) => fileSinkName(s.type as 'jsonl' | 'combined' | 'stdout', s.path ?? null)),
       ...config.networkSinks,
     ];
     this.#worker = startThread('writer-thread', config);
@@ -196,16 +196,7 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
         h.lag[m.sink] = m.lag;
         h.shipped[m.sink] = m.shipped;
         this.#shipperLag.set(m.sink, m.lagSeconds);
-      } else if (m.type === 'sink') {
-        if (m.error === null) delete h.sinkErrors[m.sink];
-        else {
-          h.sinkErrors[m.sink] = m.error;
-          this.#opts.logger.log('warn', 'audit sink failing; it will catch up from its cursor', {
-            sink: m.sink,
-            error: m.error,
-          });
-        }
-      }
+      } else if (m.type === 'sink') this.#sinkState(m.sink, m.error);
     });
     worker.on('error', (err) => {
       h.sinkErrors.shipper = `shipper thread crashed: ${err.message}`;
@@ -354,6 +345,17 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
     return new Promise((resolve) => this.#waiters.push({ id, resolve }));
   }
 
+  /** A sink's error as its thread (writer for file sinks, shipper for network sinks) reports it; null: it works again. */
+  #sinkState(sink: string, error: string | null): void {
+    const errors = this.health.sinkErrors;
+    if (error === null) {
+      delete errors[sink];
+      return;
+    }
+    errors[sink] = error;
+    this.#opts.logger.log('warn', 'audit sink failing; it will catch up from its cursor', { sink, error });
+  }
+
   #onMessage(m: FromWriter): void {
     const h = this.health;
     switch (m.type) {
@@ -395,14 +397,7 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
         );
         break;
       case 'sink':
-        if (m.error === null) delete h.sinkErrors[m.sink];
-        else {
-          h.sinkErrors[m.sink] = m.error;
-          this.#opts.logger.log('warn', 'audit sink failing; it will catch up from its cursor', {
-            sink: m.sink,
-            error: m.error,
-          });
-        }
+        this.#sinkState(m.sink, m.error);
         break;
       case 'lag': {
         Object.assign(h.lag, m.lags);

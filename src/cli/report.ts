@@ -2,11 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ReportFormat } from '../audit/index.js';
 import { buildReport, REPORT_FORMATS, renderReport } from '../audit/index.js';
-import { loadConfigFile } from '../config/index.js';
 import { ErrorCode, TollgateError } from '../core/index.js';
-import type { ReviewReport } from '../review/index.js';
-import { gatherReviewInput, loadBaseline, review as runReview } from '../review/index.js';
 import { openStore, parseTime } from '../store/index.js';
+import { reviewConfigFile } from './review.js';
 import type { StoreOptions } from './store-location.js';
 import { storeLocation } from './store-location.js';
 
@@ -40,7 +38,7 @@ export async function reportCommand(o: ReportCommandOptions, now = Date.now()): 
       `--since (${new Date(since).toISOString()}) must be before --until (${new Date(until).toISOString()})`,
     );
   const { dataDir, storePath } = storeLocation(o);
-  const review = o.config === undefined ? null : await reviewConfig(o.config, now);
+  const review = o.config === undefined ? null : await reviewConfigFile(o.config, undefined, now);
   let verify: { publicKeyPem: string; checkpointsFile: string } | null = null;
   const store = openStore(storePath, { readonly: true });
   try {
@@ -61,19 +59,5 @@ export async function reportCommand(o: ReportCommandOptions, now = Date.now()): 
     }
   } finally {
     store.close();
-  }
-}
-
-/** The compliance review of `-c FILE` for the report's last section. */
-async function reviewConfig(file: string, now: number): Promise<ReviewReport> {
-  const plan = loadConfigFile(file);
-  const { file: baselineFile, baseline } = loadBaseline(plan.reviewBaseline);
-  const store = fs.existsSync(plan.audit.storePath)
-    ? openStore(plan.audit.storePath, { readonly: true })
-    : null;
-  try {
-    return runReview(await gatherReviewInput(plan, store, baseline, now), baseline, baselineFile);
-  } finally {
-    store?.close();
   }
 }

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { loadConfigFile } from '../config/index.js';
 import { ErrorCode, TollgateError } from '../core/index.js';
+import type { ReviewReport } from '../review/index.js';
 import { gatherReviewInput, loadBaseline, review, reviewText } from '../review/index.js';
 import { openStore } from '../store/index.js';
 
@@ -21,9 +22,22 @@ export async function reviewCommand(options: ReviewOptions): Promise<void> {
     throw new TollgateError(ErrorCode.USAGE, `--format: expected text or json, got "${format}"`, {
       source: 'usage',
     });
-  const plan = loadConfigFile(options.config);
-  const { file, baseline } = loadBaseline(options.baseline ?? plan.reviewBaseline);
-  // no store yet (Tollgate never ran with this config): the checks of state say so
+  const report = await reviewConfigFile(options.config, options.baseline, Date.now());
+  process.stdout.write(format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : reviewText(report));
+  if (report.failed > 0) process.exitCode = 1;
+}
+
+/**
+ * The review of a config file and the state in its data dir (also the last section of `tollgate
+ * report -c`). No store yet (Tollgate never ran with this config): the checks of state say so.
+ */
+export async function reviewConfigFile(
+  configFile: string,
+  baselineFile: string | undefined,
+  now: number,
+): Promise<ReviewReport> {
+  const plan = loadConfigFile(configFile);
+  const { file, baseline } = loadBaseline(baselineFile ?? plan.reviewBaseline);
   let store: ReturnType<typeof openStore> | null = null;
   if (fs.existsSync(plan.audit.storePath)) {
     try {
@@ -37,9 +51,7 @@ export async function reviewCommand(options: ReviewOptions): Promise<void> {
     }
   }
   try {
-    const report = review(await gatherReviewInput(plan, store, baseline, Date.now()), baseline, file);
-    process.stdout.write(format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : reviewText(report));
-    if (report.failed > 0) process.exitCode = 1;
+    return review(await gatherReviewInput(plan, store, baseline, now), baseline, file);
   } finally {
     store?.close();
   }

@@ -187,6 +187,10 @@ describe('admin API: tokens, roles and lockout', () => {
       (fleet.body.items as { instance: string; health: string }[]).map((i) => [i.instance, i.health]),
       [[h.app.instance, 'ok']],
     );
+    // the fleet's requests need the fleet's query store: without a postgres sink, a clear 400
+    const fleetRequests = await api(h, 'GET', '/api/v1/requests?scope=fleet', viewer);
+    assert.equal(fleetRequests.status, 400);
+    assert.match(String(fleetRequests.body.message), /no postgres sink/);
   });
 
   it('drains and undrains a backend for an operator: traffic moves, and the event has the actor and the diff', async () => {

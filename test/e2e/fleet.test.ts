@@ -709,7 +709,7 @@ fleet:
         [[i.name, id]],
       );
     }
-    // a config without a postgres sink cannot answer scope=fleet: a clear 400 (checked by the API's own words)
+    // a scope that is neither instance nor fleet is refused (a config without a postgres sink: admin.test.ts)
     assert.equal((await admin(fleet[0]!, 'GET', '/api/v1/requests?scope=nowhere')).status, 400);
 
     buildWeb();

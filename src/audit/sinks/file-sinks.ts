@@ -4,6 +4,7 @@ import { withHash } from '../chain.js';
 import { combinedLine } from '../combined.js';
 import type { RequestRecord } from '../record.js';
 import { FileAppender } from './file-appender.js';
+import { fileSinkName } from './names.js';
 import type { RecordSink } from './sink.js';
 
 /** `jsonl`: every record (requests and admin events), with its seq and hash, one per line. */
@@ -11,7 +12,7 @@ export class JsonlSink implements RecordSink {
   readonly name: string;
   readonly #file: FileAppender;
   constructor(file: string, rotateBytes: number | null, keep: number) {
-    this.name = `jsonl:${file}`;
+    this.name = fileSinkName('jsonl', file);
     this.#file = new FileAppender(file, rotateBytes, keep);
   }
   ship(rows: readonly StoredRow[]): void {
@@ -29,7 +30,7 @@ export class CombinedSink implements RecordSink {
   readonly name: string;
   readonly #file: FileAppender;
   constructor(file: string) {
-    this.name = `combined:${file}`;
+    this.name = fileSinkName('combined', file);
     this.#file = new FileAppender(file);
   }
   ship(rows: readonly StoredRow[]): void {

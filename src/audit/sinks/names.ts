@@ -1,3 +1,8 @@
+/** A file sink's name (its cursor key): `jsonl:/path`, `combined:/path`, or `stdout`. */
+export function fileSinkName(type: 'jsonl' | 'combined' | 'stdout', file: string | null): string {
+  return type === 'stdout' ? 'stdout' : `${type}:${file}`;
+}
+
 /**
  * A network sink's name: the key of its cursor in the store. The shipper names its sinks with
  * this, and the writer reads the same names so retention never prunes a record a configured sink
