@@ -21,6 +21,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   review: ['core', 'config', 'store', 'audit'],
   admin: ['core', 'config', 'store', 'audit', 'health', 'metrics', 'alerts', 'review'],
   fleet: ['core', 'config', 'identity', 'metrics'],
+  cluster: ['core', 'config', 'health', 'proxy'],
   app: [
     'core',
     'config',
@@ -35,6 +36,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     'review',
     'admin',
     'fleet',
+    'cluster',
   ],
   cli: ['core', 'config', 'store', 'audit', 'app', 'admin', 'review'],
 };

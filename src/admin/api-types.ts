@@ -39,6 +39,8 @@ export interface StatusView {
   uptime_s: number;
   config: { source: string };
   listeners: { name: string; address: string; port: number; tls: boolean }[];
+  /** `workers` > 1: one entry per worker process (requests it served since it started); null for one process. */
+  workers: { id: number; pid: number | null; requests: number; connections: number }[] | null;
   routes: number;
   pools: number;
   inflight: number;

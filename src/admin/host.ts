@@ -20,6 +20,8 @@ export interface AdminHost {
   backend(pool: string, name: string): BackendState | undefined;
   inflight(): number;
   listeners(): { name: string; address: string; port: number; tls: boolean }[];
+  /** `workers` > 1: the worker processes, their pids and what each served; null for one process. */
+  workers(): { id: number; pid: number | null; requests: number; connections: number }[] | null;
   auditHealth(): AuditHealth;
   /** Seconds each sink has been behind the store. */
   auditLagSeconds(): Record<string, number>;

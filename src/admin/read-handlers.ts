@@ -80,6 +80,7 @@ export function status(_call: Call, ctx: AdminContext): Reply {
     uptime_s: Math.round((now - h.startedAt) / 1000),
     config: { source: plan.source },
     listeners: h.listeners(),
+    workers: h.workers(),
     routes: plan.routes.length,
     pools: plan.pools.size,
     inflight: h.inflight(),

@@ -8,12 +8,15 @@ import { AdminServer, PendingEventPump } from '../admin/index.js';
 import { AlertEngine } from '../alerts/index.js';
 import type { CanarySent, CanaryTarget } from '../audit/index.js';
 import { AuditPipeline, CanaryRunner, ChainWatch } from '../audit/index.js';
+import type { WorkerView } from '../cluster/index.js';
+import { ClusterPrimary } from '../cluster/index.js';
 import type { RuntimePlan } from '../config/index.js';
 import { compileConfigText, diffConfig } from '../config/index.js';
 import type { AdminEvent, Clock, Logger, OutcomeObserver, RequestOutcome } from '../core/index.js';
-import { systemClock, systemEvent } from '../core/index.js';
+import { ErrorCode, systemClock, systemEvent, TollgateError } from '../core/index.js';
 import { Fleet } from '../fleet/index.js';
 import { MetricsHistory, TollgateMetrics } from '../metrics/index.js';
+import type { ListenerView } from '../proxy/index.js';
 import { CANARY_HEADER, CANARY_PATH, DataPlane } from '../proxy/index.js';
 import type { ReviewReport, VerifyRun } from '../review/index.js';
 import { gatherReviewInput, loadBaseline, review } from '../review/index.js';
@@ -83,6 +86,8 @@ export class App {
   #canary: CanaryRunner | null = null;
   /** The last canary's result per target, for the audit_canary alert rule. */
   readonly #canaryTargets = new Map<string, CanaryTarget>();
+  /** `workers` > 1: the worker processes that serve the listeners; this process then serves none. */
+  readonly #cluster: ClusterPrimary | null = null;
 
   constructor(plan: RuntimePlan, options: AppOptions) {
     const clock = options.clock ?? systemClock;
@@ -99,12 +104,7 @@ export class App {
     this.metrics = new TollgateMetrics(
       {
         backends: () => this.proxy.backends.all(),
-        listeners: () =>
-          this.proxy.listeners().map((l) => ({
-            name: l.plan.name,
-            connections: l.connections,
-            refused: l.refusedConnections,
-          })),
+        listeners: () => this.listeners(),
         audit: () => ({ ...audit.health, lagSeconds: audit.lagSeconds() }),
         alertsFiring: () => this.alerts.firingByRule(),
         fleet: () => this.fleet?.state() ?? null,
@@ -147,7 +147,7 @@ export class App {
               apply: (next, actor, labels) => this.reload(next, actor, labels),
               describe: () => ({
                 admin: this.#admin?.url() ?? null,
-                listeners: this.proxy.listeners().map((l) => `${l.proto}://${l.plan.host}:${l.port()}`),
+                listeners: this.listeners().map((l) => `${l.proto}://${l.host}:${l.port}`),
                 pid: process.pid,
                 startedAt: this.#startedAt,
               }),
@@ -174,6 +174,7 @@ export class App {
         : observers.length === 1
           ? observers[0]!
           : new FanOut(observers);
+    const serve = plan.workers <= 1;
     this.proxy = new DataPlane({
       clock,
       observer,
@@ -183,7 +184,36 @@ export class App {
       durable: () => audit.committed(),
       sharedBuckets: this.fleet?.sharedBuckets ?? null,
       canaryToken: plan.audit.canary === null ? null : Buffer.from(this.#canaryToken),
+      serve,
     });
+    if (!serve) {
+      const cluster = new ClusterPrimary(
+        {
+          observer,
+          events: audit,
+          gate: () => audit.gate(),
+          durable: () => audit.committed(),
+          backends: this.proxy.backends,
+          logger: options.logger,
+        },
+        plan.workers,
+      );
+      this.#cluster = cluster;
+      // health flips and admin drains here reach the workers at once, not at the next tick
+      audit.subscribe((e) => {
+        if (e.action.startsWith('backend_')) cluster.sendBackends();
+      });
+    }
+  }
+
+  /** The listeners: this process's, or with `workers` > 1 as the workers report them (connections summed). */
+  listeners(): ListenerView[] {
+    return this.#cluster?.listeners() ?? this.proxy.listenerViews();
+  }
+
+  /** The worker processes (`workers` > 1), or null when this process serves alone. */
+  workers(): WorkerView[] | null {
+    return this.#cluster?.workers() ?? null;
   }
 
   get plan(): RuntimePlan {
@@ -221,6 +251,16 @@ export class App {
         }
       }
       await this.proxy.start(this.#plan);
+      if (this.#cluster !== null) {
+        if (this.fleet !== null)
+          throw new TollgateError(
+            ErrorCode.WORKER,
+            'fleet mode runs one process per instance: set workers: 1 (run more instances instead)',
+            { source: 'config' },
+          );
+        const canary = this.#plan.audit.canary === null ? null : this.#canaryToken;
+        await this.#cluster.start(this.#plan.text, this.#plan.source, canary);
+      }
       this.alerts.start();
       const dataDir = this.#plan.dataDir;
       this.#chain = new ChainWatch(
@@ -250,6 +290,7 @@ export class App {
       this.#stopHistory();
       await this.fleet?.close();
       await this.alerts.close();
+      await this.#cluster?.kill();
       await this.proxy.close();
       await this.#pump?.close();
       this.#store?.close();
@@ -260,15 +301,12 @@ export class App {
       systemEvent('tollgate_started', 'success', null, {
         config: this.#plan.source,
         listeners: this.#plan.listeners.length,
+        workers: this.#plan.workers,
         ...(this.fleet === null
           ? {}
           : { fleet_instance: this.instance, fleet_revision: this.fleet.appliedRevision }),
       }),
     );
-    if (this.#plan.workers > 1)
-      this.#logger.log('warn', 'workers > 1 is not supported by this build yet: serving with one process', {
-        workers: this.#plan.workers,
-      });
     this.#startCanary();
     if (this.#plan.audit.chain.enabled && this.#plan.audit.chain.verifyIntervalMs > 0)
       this.#scheduleVerify(2000);
@@ -299,16 +337,16 @@ export class App {
 
   /** The canary request, through the listener's own socket like any client's. */
   #sendCanary(listenerName: string, timeoutMs: number): Promise<CanarySent> {
-    const l = this.proxy.listeners().find((x) => x.plan.name === listenerName);
+    const l = this.listeners().find((x) => x.name === listenerName);
     if (l === undefined)
       return Promise.resolve({ requestId: null, status: null, error: `no listener ${listenerName}` });
-    const host = l.plan.host === '0.0.0.0' ? '127.0.0.1' : l.plan.host === '::' ? '::1' : l.plan.host;
-    const tls = l.plan.tls !== null;
+    const host = l.host === '0.0.0.0' ? '127.0.0.1' : l.host === '::' ? '::1' : l.host;
+    const tls = l.proto === 'https';
     return new Promise((resolve) => {
       const req = (tls ? https : http).request(
         {
           host,
-          port: l.port(),
+          port: l.port,
           path: CANARY_PATH,
           method: 'GET',
           agent: false,
@@ -405,12 +443,13 @@ export class App {
       backend: (pool, name) => this.proxy.backends.get(pool, name),
       inflight: () => this.proxy.inflight(),
       listeners: () =>
-        this.proxy.listeners().map((l) => ({
-          name: l.plan.name,
-          address: `${l.plan.host}:${l.port()}`,
-          port: l.port(),
-          tls: l.plan.tls !== null,
+        this.listeners().map((l) => ({
+          name: l.name,
+          address: `${l.host}:${l.port}`,
+          port: l.port,
+          tls: l.proto === 'https',
         })),
+      workers: () => this.workers(),
       auditHealth: () => ({ ...this.audit.health }),
       auditLagSeconds: () => this.audit.lagSeconds(),
       history: () => this.history,
@@ -436,8 +475,14 @@ export class App {
     const b = plan.admin;
     if (a?.host !== b?.host || a?.port !== b?.port || (a?.tls === null) !== (b?.tls === null))
       this.#logger.log('warn', 'the admin address or TLS changed: it takes effect at the next start');
+    if (before.workers !== plan.workers)
+      this.#logger.log('warn', 'workers changed: the number of worker processes changes at the next start', {
+        running: before.workers,
+        configured: plan.workers,
+      });
     try {
       await this.proxy.reload(plan);
+      await this.#cluster?.reload(plan.text, plan.source);
     } catch (err) {
       this.audit.emit(
         systemEvent(
@@ -475,7 +520,7 @@ export class App {
     this.#stopped = true;
     if (this.#verifyTimer !== null) clearTimeout(this.#verifyTimer);
     await this.#canary?.stop();
-    const { cut } = await this.proxy.drain(deadlineMs);
+    const { cut } = await (this.#cluster ?? this.proxy).drain(deadlineMs);
     await this.proxy.close();
     await this.#admin?.close();
     this.#stopHistory();

@@ -71,23 +71,19 @@ export async function startCommand(options: StartOptions): Promise<void> {
     await closeDemo?.();
     throw err;
   }
-  const listener = app.proxy.listeners()[0];
+  const listener = app.listeners()[0];
   logger.log('info', 'started', {
     config: plan.source,
-    listeners: app.proxy.listeners().map((l) => `${l.proto}://${l.plan.host}:${l.port()}`),
+    listeners: app.listeners().map((l) => `${l.proto}://${l.host}:${l.port}`),
     admin: app.admin?.url() ?? null,
     pid: process.pid,
+    workers: app.workers()?.map((w) => w.pid) ?? null,
   });
   if (options.demo === true && listener !== undefined) {
     const token = app.admin === null ? null : demoToken(plan.audit.storePath);
     await app.flushPendingEvents();
     process.stdout.write(
-      demoBanner(
-        `http://${listener.plan.host}:${listener.port()}`,
-        plan.dataDir,
-        app.admin?.url() ?? null,
-        token,
-      ),
+      demoBanner(`http://${listener.host}:${listener.port}`, plan.dataDir, app.admin?.url() ?? null, token),
     );
   }
   installSignals(

@@ -43,6 +43,8 @@ export const ErrorCode = {
   CONFIG_READ: 'TG_ERR_CONFIG_READ',
   LISTEN: 'TG_ERR_LISTEN',
   USAGE: 'TG_ERR_USAGE',
+  /** A worker process (`workers` > 1) could not start, or did not apply a reload. */
+  WORKER: 'TG_ERR_WORKER',
   /** etcd (fleet config, membership) cannot be reached or refused a call. */
   FLEET_ETCD: 'TG_ERR_FLEET_ETCD',
   /** Another instance changed the fleet config since this one applied it (compare-and-swap lost). */

@@ -3,6 +3,14 @@ import type { Clock, EventSink } from '../core/index.js';
 import { ActiveChecker } from './active-checker.js';
 import { BackendState } from './backend-state.js';
 
+/** What the primary tells its workers about one backend. */
+export interface BackendHealth {
+  pool: string;
+  name: string;
+  healthy: boolean;
+  draining: boolean;
+}
+
 /**
  * All backends' runtime state, keyed by `pool/backend`. `sync(plan)` is called on start and on
  * every reload: state of backends that stay (same pool, name and address) is kept; new ones are
@@ -13,10 +21,13 @@ export class BackendRegistry {
   readonly #checkers = new Map<string, ActiveChecker>();
   readonly #clock: Clock;
   readonly #events: EventSink;
+  /** False in a cluster worker: the primary runs the active checks and sends their verdicts (`mirror`). */
+  readonly #activeChecks: boolean;
 
-  constructor(clock: Clock, events: EventSink) {
+  constructor(clock: Clock, events: EventSink, activeChecks = true) {
     this.#clock = clock;
     this.#events = events;
+    this.#activeChecks = activeChecks;
   }
 
   get(pool: string, backend: string): BackendState | undefined {
@@ -54,7 +65,7 @@ export class BackendRegistry {
         }
         s.weight = b.weight;
         const checker = this.#checkers.get(key);
-        if (pool.healthCheck === null) {
+        if (pool.healthCheck === null || !this.#activeChecks) {
           if (checker !== undefined) {
             checker.stop();
             this.#checkers.delete(key);
@@ -76,6 +87,27 @@ export class BackendRegistry {
     this.#checkers.get(key)?.stop();
     this.#checkers.delete(key);
     this.#states.delete(key);
+  }
+
+  /**
+   * A cluster worker takes health and drain from the primary, which runs the active checks and
+   * the admin API: set without events (the primary recorded them when they changed).
+   */
+  mirror(states: readonly BackendHealth[]): void {
+    for (const m of states) {
+      const s = this.#states.get(`${m.pool}/${m.name}`);
+      if (s === undefined) continue;
+      s.healthy = m.healthy;
+      s.draining = m.draining;
+    }
+  }
+
+  /** Health and drain of every backend, for `mirror` in the workers. */
+  health(): BackendHealth[] {
+    const out: BackendHealth[] = [];
+    for (const s of this.#states.values())
+      out.push({ pool: s.pool, name: s.name, healthy: s.healthy, draining: s.draining });
+    return out;
   }
 
   /** Runs every active check once now (tests and the admin API use it). */

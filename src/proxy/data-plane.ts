@@ -20,6 +20,23 @@ export interface DataPlaneOptions {
   sharedBuckets?: SharedBuckets | null;
   /** The secret of canary requests (audit.canary); null or absent: no request is a canary. */
   canaryToken?: Buffer | null;
+  /**
+   * False in the primary of a cluster (`workers` > 1): it keeps the plan and the backends' state
+   * (active checks, drain) for the admin API and the metrics, and opens no listener.
+   */
+  serve?: boolean;
+  /** False in a cluster worker: health comes from the primary (`backends.mirror`). */
+  activeChecks?: boolean;
+}
+
+/** One listener as the admin API, the metrics and the logs show it. */
+export interface ListenerView {
+  name: string;
+  proto: 'http' | 'https';
+  host: string;
+  port: number;
+  connections: number;
+  refused: number;
 }
 
 /** A listener of the new plan reuses a running one on the same address (port 0 matches the port it was given). */
@@ -43,9 +60,11 @@ export class DataPlane {
   #runtime: PlanRuntime | null = null;
   #listeners: ListenerRuntime[] = [];
   #closed = false;
+  readonly #serve: boolean;
 
   constructor(options: DataPlaneOptions) {
-    this.backends = new BackendRegistry(options.clock, options.events);
+    this.#serve = options.serve ?? true;
+    this.backends = new BackendRegistry(options.clock, options.events, options.activeChecks ?? true);
     this.rateLimits = new RateLimits(options.clock, { sharedBuckets: options.sharedBuckets ?? null });
     this.#shared = {
       clock: options.clock,
@@ -71,6 +90,7 @@ export class DataPlane {
   /** Opens the listeners of the first plan. */
   async start(plan: RuntimePlan): Promise<void> {
     this.#install(plan);
+    if (!this.#serve) return;
     try {
       for (const lp of plan.listeners) {
         const l = new ListenerRuntime(lp, this.#services);
@@ -95,6 +115,7 @@ export class DataPlane {
 
   /** Swaps in a compiled plan. Listeners that stay keep their sockets; new ones open, removed ones drain. */
   async reload(plan: RuntimePlan): Promise<void> {
+    if (!this.#serve) return this.#install(plan);
     const next: ListenerRuntime[] = [];
     const opened: ListenerRuntime[] = [];
     try {
@@ -121,6 +142,17 @@ export class DataPlane {
 
   listeners(): ListenerRuntime[] {
     return [...this.#listeners];
+  }
+
+  listenerViews(): ListenerView[] {
+    return this.#listeners.map((l) => ({
+      name: l.plan.name,
+      proto: l.proto,
+      host: l.plan.host,
+      port: l.port(),
+      connections: l.connections,
+      refused: l.refusedConnections,
+    }));
   }
 
   /** Port a listener is bound to, by name. */

@@ -1,4 +1,4 @@
-export type { DataPlaneOptions } from './data-plane.js';
+export type { DataPlaneOptions, ListenerView } from './data-plane.js';
 export { DataPlane } from './data-plane.js';
 export type { ListenerRuntime } from './listener.js';
 export { CANARY_HEADER, CANARY_PATH } from './pipeline.js';
