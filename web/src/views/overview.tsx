@@ -88,6 +88,12 @@ function StatusLine({ s }: { s: StatusView }) {
         {s.listeners.length} listener{s.listeners.length === 1 ? '' : 's'}, {s.routes} route
         {s.routes === 1 ? '' : 's'}, {s.pools} pool{s.pools === 1 ? '' : 's'}
       </span>
+      {s.workers !== null && (
+        <span title={s.workers.map((w) => `worker ${w.id}: pid ${w.pid}, ${w.requests} requests`).join('\n')}>
+          {s.workers.length} worker{s.workers.length === 1 ? '' : 's'} (
+          {s.workers.map((w) => w.requests).join(' / ')} requests)
+        </span>
+      )}
       <span>{s.inflight} in flight</span>
       <span>
         Audit{' '}
