@@ -11,7 +11,7 @@ rm -rf "$work"; mkdir -p "$work"; cp -r "$shared/." "$work/"; cp "$root/bench/to
 (cd "$work" && npm ci --no-audit --no-fund >/dev/null)
 cd "$work"
 TOLLGATE="node $root/dist/cli/main.js" \
-ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-8} WORKERS_LIST=${WORKERS_LIST:-1} LOGS=${LOGS:-on} \
-PEERS=${PEERS:-"haproxy nginx http-proxy undici"} \
+ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-8} WORKERS_LIST=${WORKERS_LIST:-"1 2"} LOGS=${LOGS:-on} \
+PEERS=${PEERS:-"haproxy nginx caddy http-proxy undici"} \
 EXTRA=${EXTRA:-"tollgate=bash peers/tollgate.sh;tollgate-audit-off=env TOLLGATE_BENCH_AUDIT_OFF=1 bash peers/tollgate.sh;tollgate-strict=bash peers/tollgate-strict.sh"} \
 OUT=$root/.bench-out/$(date +%Y%m%d-%H%M%S) ./run.sh

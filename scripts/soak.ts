@@ -6,7 +6,9 @@
  * slope of the Tollgate process over the hold, and its open file descriptors at the end (6 s after
  * the load, once idle keep-alive connections have closed: a leak shows as more than at the start).
  *
- *   node --import tsx scripts/soak.ts [--duration 10m] [--probe 15s] [--load 0.8] [--connections 32]
+ *   node --import tsx scripts/soak.ts [--duration 10m] [--probe 15s] [--load 0.8] [--connections 32] [--workers 1]
+ * With --workers N (> 1) RSS and fds are summed over the primary and its workers; the summary adds
+ * the peak RSS of the largest single process.
  *
  * Exits 1 when records and requests differ, verify fails, or any request failed.
  */
@@ -30,6 +32,7 @@ const { values: flags } = parseArgs({
     probe: { type: 'string', default: '15s' },
     load: { type: 'string', default: '0.8' },
     connections: { type: 'string', default: '32' },
+    workers: { type: 'string', default: '1' },
     keep: { type: 'boolean', default: false },
   },
 });
@@ -37,6 +40,7 @@ const HOLD_MS = parseDuration(flags.duration);
 const PROBE_MS = parseDuration(flags.probe);
 const LOAD = Number(flags.load);
 const CONNECTIONS = Number(flags.connections);
+const WORKERS = Number(flags.workers);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (line: string) => process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -82,10 +86,37 @@ async function startBackend(): Promise<{ port: number; child: ChildProcess }> {
   return { port, child };
 }
 
-function procStatus(pid: number): { rssMb: number; fds: number } {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return { rssMb: rssKb / 1024, fds: fs.readdirSync(`/proc/${pid}/fd`).length };
+/** Tollgate and (`--workers` > 1) its worker processes: pids from /proc's children lists. */
+function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    const p = out[i]!;
+    for (const t of fs.readdirSync(`/proc/${p}/task`)) {
+      const kids = fs.readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').trim();
+      if (kids !== '') out.push(...kids.split(/\s+/).map(Number));
+    }
+  }
+  return out;
+}
+
+/** RSS and open fds summed over the process tree, and the RSS of its largest process. */
+function procStatus(pid: number): { rssMb: number; maxRssMb: number; fds: number; processes: number } {
+  let rss = 0;
+  let max = 0;
+  let fds = 0;
+  const pids = processTree(pid);
+  for (const p of pids) {
+    try {
+      const status = fs.readFileSync(`/proc/${p}/status`, 'utf8');
+      const mb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+      rss += mb;
+      max = Math.max(max, mb);
+      fds += fs.readdirSync(`/proc/${p}/fd`).length;
+    } catch {
+      // a process that just exited
+    }
+  }
+  return { rssMb: rss, maxRssMb: max, fds, processes: pids.length };
 }
 
 /** Least-squares slope of y over x. */
@@ -162,6 +193,7 @@ async function main(): Promise<void> {
   fs.writeFileSync(
     configPath,
     `data_dir: ${dataDir}
+workers: ${WORKERS}
 listeners:
   - { name: public, address: 127.0.0.1:${port}, limits: { max_connections_per_ip: 4096 } }
 routes: [{ name: soak, pool: p, owner: team-soak }]
@@ -202,6 +234,7 @@ pools:
     );
 
     const samples: [number, number][] = [];
+    let peakProcessMb = 0;
     const holdStart = performance.now();
     const holdSentBefore = counts.sent;
     const holdErrorsBefore = counts.httpErrors + counts.failures;
@@ -212,6 +245,7 @@ pools:
     const sampler = setInterval(() => {
       const s = procStatus(pid);
       samples.push([(performance.now() - holdStart) / 60_000, s.rssMb]);
+      peakProcessMb = Math.max(peakProcessMb, s.maxRssMb);
     }, 2000);
     while (performance.now() - holdStart < HOLD_MS) {
       const due = Math.floor(((performance.now() - holdStart) / 1000) * target);
@@ -286,6 +320,8 @@ pools:
       rss_mb_start: Number(start.rssMb.toFixed(1)),
       rss_mb_end: Number(end.rssMb.toFixed(1)),
       rss_slope_mb_per_min: Number(slope(steady).toFixed(3)),
+      processes: end.processes,
+      rss_mb_peak_largest_process: Number(peakProcessMb.toFixed(1)),
       fds_start: start.fds,
       fds_1s_after_load: fdsIdle1s,
       fds_end: end.fds,
