@@ -139,8 +139,13 @@ export class ClusterPrimary {
       case 'outcomes': {
         const observer = this.#host.observer;
         const list = m.list;
-        for (let i = 0; i < list.length; i++) observer.onOutcome(list[i]!);
-        slot.requests += list.length;
+        let served = 0;
+        for (let i = 0; i < list.length; i++) {
+          const o = list[i]!;
+          observer.onOutcome(o);
+          if (!o.canary) served++;
+        }
+        slot.requests += served;
         this.#checkGate();
         return;
       }

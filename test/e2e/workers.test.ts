@@ -93,6 +93,7 @@ pools:
 ${backends.map((b) => `      - { name: ${b.name}, address: ${b.address} }`).join('\n')}
 audit:
   durability: strict
+  canary: { interval: 300ms, deadline: 5s }
 admin:
   address: 127.0.0.1:${adminPort}
 `;
@@ -170,6 +171,14 @@ admin:
       .filter((l) => l.startsWith('tollgate_requests_total{'))
       .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
     assert.equal(total, 201, 'the metrics count every worker’s requests');
+  });
+
+  it("canaries go through a worker and reach the primary's store", async () => {
+    const canaries = await until('a canary run', () => {
+      const runs = events('audit_canary');
+      return runs.length > 0 ? runs : null;
+    });
+    assert.equal(canaries[0]!.event.outcome, 'success', JSON.stringify(canaries[0]));
   });
 
   it('runs the active checks once, in the primary, and every worker follows their verdict', async () => {
