@@ -21,7 +21,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   review: ['core', 'config', 'store', 'audit'],
   admin: ['core', 'config', 'store', 'audit', 'health', 'metrics', 'alerts', 'review'],
   fleet: ['core', 'config', 'identity', 'metrics'],
-  cluster: ['core', 'config', 'health', 'proxy'],
+  cluster: ['core', 'config', 'health', 'identity', 'proxy'],
   app: [
     'core',
     'config',

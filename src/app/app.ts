@@ -13,7 +13,7 @@ import { ClusterPrimary } from '../cluster/index.js';
 import type { RuntimePlan } from '../config/index.js';
 import { compileConfigText, diffConfig } from '../config/index.js';
 import type { AdminEvent, Clock, Logger, OutcomeObserver, RequestOutcome } from '../core/index.js';
-import { ErrorCode, systemClock, systemEvent, TollgateError } from '../core/index.js';
+import { systemClock, systemEvent } from '../core/index.js';
 import { Fleet } from '../fleet/index.js';
 import { MetricsHistory, TollgateMetrics } from '../metrics/index.js';
 import type { ListenerView } from '../proxy/index.js';
@@ -252,12 +252,6 @@ export class App {
       }
       await this.proxy.start(this.#plan);
       if (this.#cluster !== null) {
-        if (this.fleet !== null)
-          throw new TollgateError(
-            ErrorCode.WORKER,
-            'fleet mode runs one process per instance: set workers: 1 (run more instances instead)',
-            { source: 'config' },
-          );
         const canary = this.#plan.audit.canary === null ? null : this.#canaryToken;
         await this.#cluster.start(this.#plan.text, this.#plan.source, canary);
       }

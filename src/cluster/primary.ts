@@ -4,6 +4,7 @@ import type { EventSink, Logger, OutcomeObserver } from '../core/index.js';
 import { ErrorCode, systemEvent, TollgateError } from '../core/index.js';
 import type { BackendRegistry } from '../health/index.js';
 import type { ListenerView } from '../proxy/index.js';
+import { LeaseBuckets } from './lease-buckets.js';
 import type { ToPrimary, ToWorker, WorkerStats } from './protocol.js';
 
 /** What the primary feeds and asks: the app's observers, its event trail, gate and durability. */
@@ -66,6 +67,8 @@ export class ClusterPrimary {
   #reloadId = 0;
   readonly #reloads = new Map<number, { waiting: Set<number>; errors: string[]; done: () => void }>();
   #stopping = false;
+  /** Every worker's rate limiters lease from these: a route's limit holds for the instance. */
+  readonly #buckets = new LeaseBuckets();
 
   constructor(host: ClusterHost, count: number) {
     this.#host = host;
@@ -171,6 +174,11 @@ export class ClusterPrimary {
       case 'drained':
         slot.drained?.(m.cut);
         return;
+      case 'lease': {
+        const l = this.#buckets.lease(m.key, m.rate, m.burst, m.want, performance.now());
+        this.#send(slot, { t: 'lease', id: m.id, granted: l.granted, waitMs: l.waitMs });
+        return;
+      }
       case 'hello':
       case 'ready':
       case 'failed':

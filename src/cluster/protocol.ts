@@ -35,7 +35,9 @@ export type ToPrimary =
   | { t: 'stats'; stats: WorkerStats }
   | { t: 'reloaded'; id: number; error: string | null }
   | { t: 'drained'; cut: number }
-  | { t: 'failed'; error: string };
+  | { t: 'failed'; error: string }
+  /** A rate limiter's lease from the primary's bucket `key` (see LeaseBuckets). */
+  | { t: 'lease'; id: number; key: string; rate: number; burst: number; want: number };
 
 export type ToWorker =
   | { t: 'init'; worker: number; text: string; file: string; canaryToken: string | null }
@@ -44,7 +46,8 @@ export type ToWorker =
   | { t: 'backends'; list: BackendHealth[] }
   | { t: 'durable'; id: number }
   | { t: 'reload'; id: number; text: string; file: string }
-  | { t: 'drain'; deadlineMs: number };
+  | { t: 'drain'; deadlineMs: number }
+  | { t: 'lease'; id: number; granted: number; waitMs: number };
 
 /** How often a worker reports its counters. */
 export const STATS_MS = 1000;

@@ -2,6 +2,7 @@ import type { RuntimePlan } from '../config/index.js';
 import { compileConfigText } from '../config/index.js';
 import type { AdminEvent, Logger, OutcomeObserver, RequestOutcome } from '../core/index.js';
 import { systemClock } from '../core/index.js';
+import type { Lease, SharedBuckets } from '../identity/index.js';
 import { DataPlane } from '../proxy/index.js';
 import type { ToPrimary, ToWorker, WorkerStats } from './protocol.js';
 import { HANDOVER_MS, HANDOVER_OUTCOMES, STATS_MS } from './protocol.js';
@@ -40,6 +41,31 @@ function flushSoon(f: OutcomeForwarder): void {
   f.flush();
 }
 
+/** The rate limiters' shared buckets are the primary's: leases over IPC, never one per request. */
+class PrimaryBuckets implements SharedBuckets {
+  readonly up = true;
+  #next = 0;
+  readonly #pending = new Map<number, (l: Lease) => void>();
+  readonly #send: Send;
+
+  constructor(send: Send) {
+    this.#send = send;
+  }
+
+  lease(key: string, rate: number, burst: number, want: number): Promise<Lease> {
+    const id = ++this.#next;
+    return new Promise((resolve) => {
+      this.#pending.set(id, resolve);
+      this.#send({ t: 'lease', id, key, rate, burst, want });
+    });
+  }
+
+  answered(id: number, lease: Lease): void {
+    this.#pending.get(id)?.(lease);
+    this.#pending.delete(id);
+  }
+}
+
 /**
  * One cluster worker: serves the listeners (node:cluster shares their sockets) with its own data
  * plane. Everything it learns goes to the primary: outcomes, admin events, counters. It takes
@@ -51,6 +77,7 @@ export class ClusterWorker {
   readonly #logger: Logger;
   readonly #send: Send;
   readonly #forwarder: OutcomeForwarder;
+  readonly #buckets: PrimaryBuckets;
   #proxy: DataPlane | null = null;
   #gate: string | null = null;
   #worker = 0;
@@ -64,6 +91,7 @@ export class ClusterWorker {
     this.#send = send;
     this.#exit = exit;
     this.#forwarder = new OutcomeForwarder(send);
+    this.#buckets = new PrimaryBuckets(send);
   }
 
   /** Handles one message from the primary. */
@@ -85,6 +113,9 @@ export class ClusterWorker {
         return this.#reload(m.id, m.text, m.file);
       case 'drain':
         return this.#drain(m.deadlineMs);
+      case 'lease':
+        this.#buckets.answered(m.id, m);
+        return;
     }
   }
 
@@ -102,6 +133,7 @@ export class ClusterWorker {
         durable: () => this.#whenDurable(),
         canaryToken: m.canaryToken === null ? null : Buffer.from(m.canaryToken),
         activeChecks: false,
+        sharedBuckets: this.#buckets,
       });
       this.#proxy = proxy;
       await proxy.start(plan);

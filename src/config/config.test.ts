@@ -355,6 +355,13 @@ describe('check', () => {
       expected: ['t.yaml:1:10 workers: workers must be a whole number of at least 1, or auto; got "many"'],
     },
     {
+      name: 'workers > 1 in fleet mode',
+      text: `workers: 2\n${MINIMAL}fleet: { instance: edge-1 }\n`,
+      expected: [
+        't.yaml:1:10 workers: fleet mode runs one process per instance: set workers: 1 (and run more instances instead)',
+      ],
+    },
+    {
       name: 'out-of-range weight',
       text: MINIMAL.replace('127.0.0.1:9001 }', '127.0.0.1:9001, weight: 300 }'),
       expected: ['t.yaml:10:57 pools[0].backends[0].weight: weight must be between 1 and 256'],

@@ -105,6 +105,15 @@ function crossCheck(root: Obj): Finding[] {
     });
     checkThreshold(['alerts', 'rules', i], rule, out);
   }
+  if (root.fleet !== undefined && root.workers !== undefined && root.workers !== 1) {
+    out.push(
+      finding(
+        ['workers'],
+        'value',
+        'fleet mode runs one process per instance: set workers: 1 (and run more instances instead)',
+      ),
+    );
+  }
   checkAddresses(root, out);
   return out;
 }

@@ -84,6 +84,7 @@ describe('workers: 2', () => {
   let storePath = '';
   const config = (owner: string) => `workers: 2
 routes:
+  - { name: limited, match: { path_prefix: /limited }, pool: p, rate_limit: { rate: 1/s, burst: 10 } }
   - { name: r, match: { path_prefix: / }, pool: p, owner: ${owner} }
 pools:
   - name: p
@@ -179,6 +180,24 @@ admin:
       return runs.length > 0 ? runs : null;
     });
     assert.equal(canaries[0]!.event.outcome, 'success', JSON.stringify(canaries[0]));
+  });
+
+  it('a rate limit holds for the instance, not once per worker (leases from the primary)', async () => {
+    const before = await workers();
+    const t0 = Date.now();
+    const statuses = await many(tg.port, 40, '/limited');
+    const seconds = (Date.now() - t0) / 1000;
+    const after = await workers();
+    for (const w of after) {
+      const was = before.find((x) => x.id === w.id)!.requests;
+      assert.ok(w.requests > was, `worker ${w.id} took part`);
+    }
+    const admitted = statuses.filter((s) => s === 200).length;
+    assert.equal(admitted + statuses.filter((s) => s === 429).length, 40);
+    // the burst, what 1/s refilled meanwhile, and at most one request on credit per worker;
+    // a limit per worker would admit about twice the burst
+    assert.ok(admitted >= 10, `admitted ${admitted}`);
+    assert.ok(admitted <= 10 + Math.ceil(seconds) + 2, `admitted ${admitted} in ${seconds.toFixed(2)} s`);
   });
 
   it('runs the active checks once, in the primary, and every worker follows their verdict', async () => {
