@@ -15,7 +15,7 @@ import { compileConfigText } from '../src/config/index.js';
 import type { RequestOutcome } from '../src/core/index.js';
 import { benchOutcome } from './outcome-fixture.js';
 
-type Way = 'advanced' | 'json' | 'lines';
+type Way = 'advanced' | 'json' | 'text' | 'lines';
 const BATCH = 256;
 const plan = compileConfigText(
   `listeners: [{ name: public, address: 127.0.0.1:0 }]
@@ -45,7 +45,8 @@ if (process.env.BENCH_IPC_CHILD !== undefined) {
         const lines: string[] = [];
         for (let j = i; j < end; j++) lines.push(serializeRequestRecord(outcomes[j]!, plan.audit, 'bench'));
         process.send!({ t: 'lines', lines: lines.join('\n'), count: end - i });
-      } else process.send!({ t: 'outcomes', list: outcomes.slice(i, end) });
+      } else if (way === 'text') process.send!({ t: 'text', text: JSON.stringify(outcomes.slice(i, end)) });
+      else process.send!({ t: 'outcomes', list: outcomes.slice(i, end) });
       i = end;
     }
     if (i < n) setImmediate(step);
@@ -67,12 +68,23 @@ if (process.env.BENCH_IPC_CHILD !== undefined) {
       let received = 0;
       child.on(
         'message',
-        (m: { t: string; list?: RequestOutcome[]; lines?: string; count?: number; cpu?: number }) => {
+        (m: {
+          t: string;
+          list?: RequestOutcome[];
+          text?: string;
+          lines?: string;
+          count?: number;
+          cpu?: number;
+        }) => {
           if (first === 0) first = cpuMicros();
           if (m.t === 'outcomes') {
             // the primary's work per outcome: the record line (metrics and alerts are the same either way)
             for (const o of m.list!) serializeRequestRecord(o, plan.audit, 'bench');
             received += m.list!.length;
+          } else if (m.t === 'text') {
+            const list = JSON.parse(m.text!) as RequestOutcome[];
+            for (const o of list) serializeRequestRecord(o, plan.audit, 'bench');
+            received += list.length;
           } else if (m.t === 'lines') {
             received += m.count!;
           }
@@ -89,9 +101,10 @@ if (process.env.BENCH_IPC_CHILD !== undefined) {
   const results: Record<Way, { child: number[]; parent: number[] }> = {
     advanced: { child: [], parent: [] },
     json: { child: [], parent: [] },
+    text: { child: [], parent: [] },
     lines: { child: [], parent: [] },
   };
-  const ways: Way[] = ['advanced', 'json', 'lines'];
+  const ways: Way[] = ['advanced', 'json', 'text', 'lines'];
   for (let r = 0; r < rounds; r++) {
     for (const way of r % 2 === 0 ? ways : [...ways].reverse()) {
       const x = await run(way);
