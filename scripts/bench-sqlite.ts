@@ -6,13 +6,16 @@
  *   node --import tsx scripts/bench-sqlite.ts GROUP [ROWS] [ROUNDS]
  * GROUP: width (record size, indexes, sync, memory), indexes (one index at a time),
  * schema (version 1 against version 2's indexes, the record text, one client address),
- * checkpoint (wal_autocheckpoint: rows/s and the longest transaction).
+ * checkpoint (wal_autocheckpoint: rows/s and the longest transaction), floor (what each part of
+ * the writer's per-record work costs: the chain hash in the timed loop, the table with and
+ * without the record text, each index of schema version 3, page size, WITHOUT ROWID, memory).
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { chainHash, GENESIS } from '../src/audit/chain.js';
 
 const [group = 'width', rowsArg, roundsArg] = process.argv.slice(2);
 const N = Number(rowsArg ?? 60_000);
@@ -102,6 +105,8 @@ const V1 = [
 ].join('\n');
 const COVER = 'CREATE INDEX i_cover ON records(kind, ts, route, backend, termination, user_name);';
 const V2 = [COVER, partial('status'), partial('request_id')].join('\n');
+/** Schema version 3's indexes on records (the key runs are not written here). */
+const V3 = V2;
 
 interface Variant {
   name: string;
@@ -115,6 +120,9 @@ interface Variant {
   /** Rows per transaction. */
   tx?: number;
   map?: (r: Row) => Row;
+  /** Compute each row's chain hash in the timed loop, as the writer does. */
+  chain?: boolean;
+  withoutRowid?: boolean;
 }
 
 const VARIANTS: Record<string, Variant[]> = {
@@ -152,6 +160,62 @@ const VARIANTS: Record<string, Variant[]> = {
     { name: 'table only', indexes: '', perStatement: 32 },
     { name: 'table only, rec emptied', indexes: '', perStatement: 32, map: (r) => ({ ...r, rec: '' }) },
   ],
+  floor: [
+    { name: 'version 3 indexes, chain hash', indexes: V3, perStatement: 32, chain: true },
+    { name: 'version 3 indexes, no hash', indexes: V3, perStatement: 32 },
+    {
+      name: 'covering + request id (no status index), chain',
+      indexes: [COVER, partial('request_id')].join('\n'),
+      perStatement: 32,
+      chain: true,
+    },
+    {
+      name: 'covering + status (no request id index), chain',
+      indexes: [COVER, partial('status')].join('\n'),
+      perStatement: 32,
+      chain: true,
+    },
+    { name: 'covering only, chain', indexes: COVER, perStatement: 32, chain: true },
+    { name: 'table alone, chain', indexes: '', perStatement: 32, chain: true },
+    {
+      name: 'table alone, rec emptied, chain',
+      indexes: '',
+      perStatement: 32,
+      chain: true,
+      map: (r) => ({ ...r, rec: '' }),
+    },
+    {
+      name: 'table alone, rec emptied, no hash',
+      indexes: '',
+      perStatement: 32,
+      map: (r) => ({ ...r, rec: '' }),
+    },
+    { name: 'version 3, chain, in memory', indexes: V3, perStatement: 32, chain: true, memory: true },
+    {
+      name: 'version 3, chain, synchronous=OFF (not usable)',
+      indexes: V3,
+      perStatement: 32,
+      chain: true,
+      sync: 'OFF',
+    },
+    { name: 'version 3, chain, 64 KiB pages', indexes: V3, perStatement: 32, chain: true, page: 65536 },
+    { name: 'version 3, chain, 4 KiB pages', indexes: V3, perStatement: 32, chain: true, page: 4096 },
+    {
+      name: 'version 3, chain, WITHOUT ROWID',
+      indexes: V3,
+      perStatement: 32,
+      chain: true,
+      withoutRowid: true,
+    },
+    {
+      name: 'version 3, chain, 8,192-row transactions',
+      indexes: V3,
+      perStatement: 32,
+      chain: true,
+      tx: 8192,
+    },
+    { name: 'version 3, chain, 512-row transactions', indexes: V3, perStatement: 32, chain: true, tx: 512 },
+  ],
   checkpoint: [
     { name: 'wal_autocheckpoint 1000', indexes: V2, autocheckpoint: 1000, tx: 300 },
     { name: 'wal_autocheckpoint 2048', indexes: V2, autocheckpoint: 2048, tx: 300 },
@@ -174,7 +238,11 @@ function run(v: Variant): { wall: number; cpu: number; longestTx: number } {
     db.pragma(`wal_autocheckpoint = ${v.autocheckpoint ?? 1000}`);
   }
   db.pragma('cache_size = -65536');
-  db.exec(TABLE);
+  db.exec(
+    v.withoutRowid === true
+      ? `${TABLE.replace('seq INTEGER PRIMARY KEY', 'seq INTEGER PRIMARY KEY NOT NULL')} WITHOUT ROWID`
+      : TABLE,
+  );
   db.exec(v.indexes);
   const per = v.perStatement ?? 1;
   const values = `(${Array(COLUMNS).fill('?').join(',')})`;
@@ -200,7 +268,13 @@ function run(v: Variant): { wall: number; cpu: number; longestTx: number } {
     ];
     for (let k = 0; k < COLUMNS; k++) a[at + k] = cells[k];
   };
+  let prev = GENESIS;
   const insert = db.transaction((batch: Row[]) => {
+    if (v.chain === true)
+      for (const r of batch) {
+        prev = chainHash(prev, r.rec);
+        r.hash = prev;
+      }
     let i = 0;
     if (per > 1)
       for (; i + per <= batch.length; i += per) {
@@ -212,7 +286,7 @@ function run(v: Variant): { wall: number; cpu: number; longestTx: number } {
       one.run(single);
     }
   });
-  const source = v.map === undefined ? rows : rows.map(v.map);
+  const source = v.map === undefined ? rows.map((r) => ({ ...r })) : rows.map(v.map);
   const tx = v.tx ?? 2000;
   let longestTx = 0;
   const cpu0 = process.cpuUsage();

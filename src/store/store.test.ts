@@ -859,6 +859,57 @@ test('key runs: client-IP and user queries over runs and the tail match a full s
   store.close();
 });
 
+test('key runs written from the rows in memory equal the runs read back from the table', () => {
+  const rowsFor = (from: number, to: number): StoredRow[] => {
+    const batch: StoredRow[] = [];
+    for (let s = from; s < to; s++) {
+      const ts = T0 + s * 10 - (s % 89 === 0 ? 40 : 0);
+      batch.push(
+        s % 301 === 0
+          ? admin(s, ts, 'alice', 'config.update')
+          : request(s, ts, {
+              clientIp: s % 9 === 0 ? null : `10.${s % 3}.${(s >> 4) % 256}.${s % 250}`,
+              userName: s % 4 === 0 ? null : `user-${s % 17}`,
+            }),
+      );
+    }
+    return batch;
+  };
+  const n = RUN_ROWS * 3 + 700;
+  const step = 2048;
+  // a: one connection throughout (runs from memory), with one failed batch in between, after which
+  // the next run is read from the table; b: reopened before every batch (always from the table)
+  const a = openStore(path.join(tempDir(), 'audit.db'));
+  const bFile = path.join(tempDir(), 'audit.db');
+  for (let seq = 1; seq <= n; seq += step) {
+    const batch = rowsFor(seq, Math.min(n + 1, seq + step));
+    if (seq === 1 + step * 9) {
+      // a duplicate seq fails the transaction after its rows went into the in-memory run
+      assert.throws(() => a.insertBatch([...batch, { ...batch[0]! }]));
+    }
+    a.insertBatch(batch);
+    const b = openStore(bFile);
+    b.insertBatch(batch);
+    b.close();
+  }
+  const dump = (file: string) => {
+    const db = new Database(file, { readonly: true });
+    const out = {
+      runs: db.prepare('SELECT * FROM runs ORDER BY run').raw().all(),
+      keys: db.prepare('SELECT run, key, rseq FROM run_keys ORDER BY run, key, rseq').raw().all(),
+    };
+    db.close();
+    return out;
+  };
+  const got = dump(a.file);
+  const want = dump(bFile);
+  assert.equal(got.runs.length, 3);
+  assert.deepEqual(got.runs, want.runs);
+  assert.equal(got.keys.length, want.keys.length);
+  assert.deepEqual(got.keys, want.keys);
+  a.close();
+});
+
 test('countByStatus over a day uses the (status, ts) index, never a scan of records', () => {
   const store = sampleStore();
   const details = plan(store, COUNT_BY_STATUS, [{ since: T0, until: T0 + 24 * H }]);
