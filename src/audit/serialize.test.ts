@@ -162,6 +162,26 @@ describe('serializeRequestRecord', () => {
     assert.equal(serializeRequestRecord(o, odd, 'h'), JSON.stringify(buildRequestRecord(o, odd, 'h')));
   });
 
+  it("writes each request's own route, owner, tags and backend when they change between requests", () => {
+    const variants: Partial<RequestOutcome>[] = [
+      {},
+      { owner: 'team-search' },
+      { tags: { env: 'staging' } },
+      { route: 'other', pool: 'other' },
+      { backendAddress: '127.0.0.1:9999' },
+      { listener: 'internal', identityMethod: 'api_key', userName: 'bot' },
+      { tls: null },
+      {},
+    ];
+    for (const over of variants) {
+      const o = outcome(over);
+      assert.equal(
+        serializeRequestRecord(o, redaction, 'h'),
+        JSON.stringify(buildRequestRecord(o, redaction, 'h')),
+      );
+    }
+  });
+
   it('never writes a redacted value', () => {
     const line = serializeRequestRecord(outcome(), redaction, 'h');
     assert.ok(!line.includes('Bearer s'));

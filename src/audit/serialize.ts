@@ -130,16 +130,91 @@ function headerMap(headers: RequestOutcome['requestHeaders'], r: Redaction): str
   return `${out}}`;
 }
 
+/** An attempt's `{"backend":…,"address":…,"start":"` per backend (names and addresses come from the config). */
+const attemptHeads = new Map<string, { address: string; json: string }>();
+
+function attemptHead(backend: string, address: string): string {
+  let h = attemptHeads.get(backend);
+  if (h === undefined || h.address !== address) {
+    if (attemptHeads.size >= CONSTANTS_MAX) attemptHeads.clear();
+    h = { address, json: `{"backend":${str(backend)},"address":${str(address)},"start":"` };
+    attemptHeads.set(backend, h);
+  }
+  return h.json;
+}
+
 function attempt(a: AttemptOutcome): string {
   return (
-    `{"backend":${c(a.backend)},"address":${c(a.address)},"start":"${isoMicros(a.start)}","connect_ms":${ms(a.connectMs)},` +
+    `${attemptHead(a.backend, a.address)}${isoMicros(a.start)}","connect_ms":${ms(a.connectMs)},` +
     `"duration_ms":${ms(a.durationMs)},"status_code":${n(a.statusCode)},"termination":"${a.termination}","error":${s(a.error)}}`
   );
 }
 
+const NO_TLS = '"tls":{"protocol":{"version":null},"cipher":null,"server_name":null},';
+
+function tlsJson(tls: RequestOutcome['tls']): string {
+  if (tls === null) return NO_TLS;
+  return (
+    `"tls":{"protocol":{"version":${s(tls.protocol)}},"cipher":${s(tls.cipher)},` +
+    `"server_name":${s(tls.serverName)}},`
+  );
+}
+
+/**
+ * Where a request went (identity method, listener, route, pool, owner, tags, backend), as the
+ * record's `"identity":…,"backend":{…}` text. These repeat from request to request: the last one
+ * per backend is kept and reused while every part is the same.
+ */
+interface Placement {
+  readonly identity: string;
+  readonly listener: string;
+  readonly route: string | null;
+  readonly pool: string | null;
+  readonly owner: string | null;
+  readonly tags: RequestOutcome['tags'];
+  readonly backendName: string | null;
+  readonly backendAddress: string | null;
+  readonly json: string;
+}
+
+const placements = new Map<string, Placement>();
+
+function placement(o: RequestOutcome): string {
+  const key = o.backendName ?? '';
+  const p = placements.get(key);
+  if (
+    p !== undefined &&
+    p.identity === o.identityMethod &&
+    p.listener === o.listener &&
+    p.route === o.route &&
+    p.pool === o.pool &&
+    p.owner === o.owner &&
+    p.tags === o.tags &&
+    p.backendName === o.backendName &&
+    p.backendAddress === o.backendAddress
+  )
+    return p.json;
+  const json =
+    `"identity":{"method":${c(o.identityMethod)}},"listener":${c(o.listener)},"route":${cn(o.route)},` +
+    `"pool":${cn(o.pool)},"owner":${cn(o.owner)},"tags":${o.tags === null ? 'null' : tags(o.tags)},` +
+    `"backend":{"name":${cn(o.backendName)},"address":${cn(o.backendAddress)}},`;
+  if (placements.size >= CONSTANTS_MAX) placements.clear();
+  placements.set(key, {
+    identity: o.identityMethod,
+    listener: o.listener,
+    route: o.route,
+    pool: o.pool,
+    owner: o.owner,
+    tags: o.tags,
+    backendName: o.backendName,
+    backendAddress: o.backendAddress,
+    json,
+  });
+  return json;
+}
+
 export function serializeRequestRecord(o: RequestOutcome, redaction: Redaction, instance: string): string {
   const end = isoMicros(o.endMs);
-  const tls = o.tls;
   let attempts = '';
   for (let i = 0; i < o.attempts.length; i++) attempts += (i === 0 ? '' : ',') + attempt(o.attempts[i]!);
   const t = o.timings;
@@ -153,14 +228,10 @@ export function serializeRequestRecord(o: RequestOutcome, redaction: Redaction, 
     `"network":{"peer":{"address":${str(o.peerAddress)},"port":${n(o.peerPort)}}},` +
     `"user_agent":{"original":${s(o.userAgent)}},` +
     `"url":{"path":${str(o.path)},"query":${s(redactQuery(o.query, redaction.redactQueryParams))}},` +
-    `"server":{"address":${s(o.serverAddress)},"port":${n(o.serverPort)}},` +
-    `"tls":{"protocol":{"version":${s(tls === null ? null : tls.protocol)}},"cipher":${s(tls === null ? null : tls.cipher)},` +
-    `"server_name":${s(tls === null ? null : tls.serverName)}},` +
+    `"server":{"address":${s(o.serverAddress)},"port":${n(o.serverPort)}},${tlsJson(o.tls)}` +
     `"user":{"name":${s(o.userName)}},` +
     `"error":{"type":${o.termination === 'ok' ? 'null' : `"${o.termination}"`},"message":${s(o.errorMessage)}},` +
-    `"tollgate":{"identity":{"method":${c(o.identityMethod)}},"listener":${c(o.listener)},"route":${cn(o.route)},` +
-    `"pool":${cn(o.pool)},"owner":${cn(o.owner)},"tags":${o.tags === null ? 'null' : tags(o.tags)},` +
-    `"backend":{"name":${cn(o.backendName)},"address":${cn(o.backendAddress)}},"upstream":{"status_code":${n(o.upstreamStatus)}},` +
+    `"tollgate":{${placement(o)}"upstream":{"status_code":${n(o.upstreamStatus)}},` +
     `"timings":{"queue":${ms(t.queue)},"connect":${ms(t.connect)},"upstream_headers":${ms(t.upstreamHeaders)},"upstream_total":${ms(t.upstreamTotal)}},` +
     `"attempts":[${attempts}],"termination":"${o.termination}","upgrade":${o.upgraded},"canary":${o.canary},"instance":${c(instance)},` +
     `"chain":{"seq":null,"hash":null}}}`
