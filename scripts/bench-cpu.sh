@@ -191,4 +191,18 @@ awk -F'\t' -v fmax="${FOREIGN_MAX:-15}" '{k = $1; if (!(k in seen)) {seen[k] = 1
     for (x = 1; x <= n; x++) {k = order[x]
       printf "%-12s %6s %8.0f %9.1f %9.1f %9.1f %9.1f %8.1f %8.3f %8.3f\n", k, (clean[k] > 0 ? clean[k] : all[k]) "/" all[k], med(k, 3), med(k, 4), med(k, 5), med(k, 6), med(k, 7), med(k, 8), med(k, 4) / bu, med(k, 3) / br}
   }' "$results"
-cp "$results" "${RESULTS_COPY:-/dev/null}" 2>/dev/null || true
+# paired: each round's CPU/request and req/s of a variant over the first variant's in the same
+# round (neighbours in time share the machine's mood), then the median and range of those ratios
+echo
+echo "paired ratios to ${1%%=*} (median [min, max] over rounds):"
+awk -F'\t' 'NR == 1 {b = $1} {cpu[$1, $2] = $4; rps[$1, $2] = $3; if (!($1 in seen)) {seen[$1] = 1; order[++n] = $1}; if ($2 > rounds) rounds = $2}
+  function stats(arr, m,   j, l, t) {for (j = 1; j <= m; j++) for (l = j + 1; l <= m; l++) if (arr[l] < arr[j]) {t = arr[j]; arr[j] = arr[l]; arr[l] = t}
+    return sprintf("%.3f [%.3f, %.3f]", m % 2 ? arr[(m + 1) / 2] : (arr[m / 2] + arr[m / 2 + 1]) / 2, arr[1], arr[m])}
+  END {
+    printf "%-12s %-26s %-26s\n", "variant", "x_cpu", "x_rps"
+    for (x = 2; x <= n; x++) {k = order[x]; m = 0; delete a; delete q
+      for (r = 1; r <= rounds; r++) if (((k, r) in cpu) && ((b, r) in cpu)) {m++; a[m] = cpu[k, r] / cpu[b, r]; q[m] = rps[k, r] / rps[b, r]}
+      if (m > 0) printf "%-12s %-26s %-26s\n", k, stats(a, m), stats(q, m)}
+  }' "$results"
+[ -n "${RESULTS_COPY:-}" ] && cp "$results" "$RESULTS_COPY"
+exit 0
