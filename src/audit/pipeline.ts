@@ -373,10 +373,12 @@ export class AuditPipeline implements OutcomeObserver, EventSink {
         h.committed += m.count;
         h.lastSeq = m.lastSeq;
         // the writer commits batches in order: every batch up to this id is durable
-        this.#waiters = this.#waiters.filter((w) => {
-          if (w.id <= m.id) w.resolve();
-          return w.id > m.id;
-        });
+        if (this.#waiters.length > 0) {
+          this.#waiters = this.#waiters.filter((w) => {
+            if (w.id <= m.id) w.resolve();
+            return w.id > m.id;
+          });
+        }
         break;
       }
       case 'failure':
