@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import type { RequestOutcome } from '../core/index.js';
 import { buildRequestRecord } from './record.js';
 import { serializeRequestRecord } from './serialize.js';
@@ -123,6 +124,63 @@ describe('serializeRequestRecord', () => {
       );
     });
   }
+
+  it('writes timings exactly as JSON.stringify writes them rounded to the microsecond, for any number', () => {
+    const duration = fc.oneof(
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.double({ min: -5, max: 5, noNaN: true }),
+      fc.double({ min: 0, max: 100_000, noNaN: true }),
+      fc.integer({ min: -2_000_000, max: 2_000_000 }).map((x) => x / 1000),
+      fc.integer({ min: 0, max: 2_000_000 }).map((x) => x / 1000 + 0.0005),
+      fc.constantFrom(0, -0, 0.0005, -0.0005, 1e15, 999_999_999_999.9995, Number.MAX_SAFE_INTEGER),
+    );
+    const maybe = fc.option(duration, { nil: null });
+    fc.assert(
+      fc.property(maybe, maybe, maybe, maybe, maybe, (queue, connect, headers, total, attempt) => {
+        const o = outcome({
+          timings: { queue, connect, upstreamHeaders: headers, upstreamTotal: total },
+          attempts: [{ ...outcome().attempts[1]!, connectMs: attempt, durationMs: queue }],
+        });
+        assert.equal(
+          serializeRequestRecord(o, redaction, 'h'),
+          JSON.stringify(buildRequestRecord(o, redaction, 'h')),
+        );
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('keeps the order and values JSON.stringify writes for header names a plain object reorders or drops', () => {
+    const odd = {
+      captureHeaders: ['x-b', '10', 'x-a', '2', '__proto__', 'x-b'],
+      redactHeaders: new Set(['x-a']),
+      redactQueryParams: new Set<string>(),
+    };
+    const o = outcome({
+      requestHeaders: { 'x-a': 's', 'x-b': ['1', '2'], '10': 't', '2': 'u', __proto__: 'p' },
+    });
+    assert.equal(serializeRequestRecord(o, odd, 'h'), JSON.stringify(buildRequestRecord(o, odd, 'h')));
+  });
+
+  it("writes each request's own route, owner, tags and backend when they change between requests", () => {
+    const variants: Partial<RequestOutcome>[] = [
+      {},
+      { owner: 'team-search' },
+      { tags: { env: 'staging' } },
+      { route: 'other', pool: 'other' },
+      { backendAddress: '127.0.0.1:9999' },
+      { listener: 'internal', identityMethod: 'api_key', userName: 'bot' },
+      { tls: null },
+      {},
+    ];
+    for (const over of variants) {
+      const o = outcome(over);
+      assert.equal(
+        serializeRequestRecord(o, redaction, 'h'),
+        JSON.stringify(buildRequestRecord(o, redaction, 'h')),
+      );
+    }
+  });
 
   it('never writes a redacted value', () => {
     const line = serializeRequestRecord(outcome(), redaction, 'h');

@@ -1,19 +1,22 @@
 import { randomFillSync } from 'node:crypto';
 
 /**
- * Random ids from a pooled buffer: one `randomFillSync` per 4 KiB instead of one per id.
- * Request ids are 32 hex digits (like a trace id), span ids 16.
+ * Random ids from a pooled buffer: one `randomFillSync` and one hex conversion per 4 KiB instead
+ * of one of each per id; an id is a slice of the pool's hex text. Request ids are 32 hex digits
+ * (like a trace id), span ids 16.
  */
 const POOL_SIZE = 4096;
 const pool = Buffer.allocUnsafe(POOL_SIZE);
+let hex = '';
 let offset = POOL_SIZE;
 
 function randomHex(bytes: number): string {
   if (offset + bytes > POOL_SIZE) {
     randomFillSync(pool);
+    hex = pool.toString('hex');
     offset = 0;
   }
-  const s = pool.toString('hex', offset, offset + bytes);
+  const s = hex.slice(offset * 2, (offset + bytes) * 2);
   offset += bytes;
   return s;
 }
@@ -26,13 +29,22 @@ export function newSpanId(): string {
   return randomHex(8);
 }
 
+/** The 12 hex digits of the last millisecond a request id was made in (several ids share one). */
+let idMs = -1;
+let idPrefix = '';
+
 /**
  * Request ids are 32 hex digits that sort by time: 12 digits of the epoch milliseconds, then 20
  * random ones. Unique like a random id, but each new id lands at the end of the store's
  * request-id index instead of at a random page (B-tree appends, not scattered inserts).
  */
 export function newRequestId(): string {
-  return Date.now().toString(16).padStart(12, '0') + randomHex(10);
+  const now = Date.now();
+  if (now !== idMs) {
+    idMs = now;
+    idPrefix = now.toString(16).padStart(12, '0');
+  }
+  return idPrefix + randomHex(10);
 }
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;

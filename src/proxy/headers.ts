@@ -30,6 +30,11 @@ const REPLACED = new Set([
 
 function connectionTokens(value: string | undefined): Set<string> | null {
   if (value === undefined) return null;
+  // the usual values name no header: answer without splitting
+  if (value.length === 10 || value.length === 5) {
+    const lower = value.toLowerCase();
+    if (lower === 'keep-alive' || lower === 'close') return null;
+  }
   let set: Set<string> | null = null;
   for (const t of value.split(',')) {
     const token = t.trim().toLowerCase();
@@ -109,22 +114,30 @@ export function downstreamResponseHeaders(
   requestId: string,
   setCookie: string | null,
 ): string[] {
+  // one pass converts each name and value once; headers named in Connection (rare) are taken
+  // out afterwards
   const out: string[] = [];
   let extra: Set<string> | null = null;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 10 && name.toString('latin1').toLowerCase() === 'connection') {
-      extra = connectionTokens(raw[i + 1]!.toString('latin1'));
-    }
-  }
-  for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1');
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || lower === 'x-request-id' || extra?.has(lower)) continue;
+    if (HOP_BY_HOP.has(lower)) {
+      if (lower === 'connection') extra = connectionTokens(raw[i + 1]!.toString('latin1')); // the last one counts
+      continue;
+    }
+    if (lower === 'x-request-id') continue;
     out.push(name, raw[i + 1]!.toString('latin1'));
   }
-  out.push('x-request-id', requestId);
-  if (setCookie !== null) out.push('set-cookie', setCookie);
+  const kept = extra === null ? out : withoutNamed(out, extra);
+  kept.push('x-request-id', requestId);
+  if (setCookie !== null) kept.push('set-cookie', setCookie);
+  return kept;
+}
+
+function withoutNamed(flat: readonly string[], names: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < flat.length; i += 2)
+    if (!names.has(flat[i]!.toLowerCase())) out.push(flat[i]!, flat[i + 1]!);
   return out;
 }
 
