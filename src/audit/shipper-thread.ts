@@ -8,7 +8,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Store } from '../store/index.js';
-import { openStore, SERVER_CACHE_KIB } from '../store/index.js';
+import { openStore, STREAM_CACHE_KIB } from '../store/index.js';
 import type { FromShipper, NetworkSinkConfig, ShipperConfig, ToShipper } from './shipper-protocol.js';
 import { networkSinkName } from './sinks/names.js';
 import type { NetworkSink } from './sinks/network-sink.js';
@@ -144,7 +144,7 @@ async function run(store: Store, sink: NetworkSink): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const store = openStore(config.storePath, { cacheKiB: SERVER_CACHE_KIB });
+  const store = openStore(config.storePath, { cacheKiB: STREAM_CACHE_KIB });
   const sinks = config.sinks.map(createSink);
   post({ type: 'ready' });
   parentPort!.on('message', (m: ToShipper) => {

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { systemEvent } from '../core/index.js';
 import type { Store, StoredRow } from '../store/index.js';
-import { openStore, SERVER_CACHE_KIB } from '../store/index.js';
+import { openStore, STREAM_CACHE_KIB } from '../store/index.js';
 import { buildAdminRecord } from './admin-record.js';
 import { chainHash, GENESIS, sealLine, signAnchor, signCheckpoint } from './chain.js';
 import { CombinedSink, JsonlSink, StdoutSink } from './sinks/file-sinks.js';
@@ -121,7 +121,7 @@ class Writer {
 
   #openStore(): boolean {
     try {
-      this.#store ??= openStore(config.storePath, { cacheKiB: SERVER_CACHE_KIB });
+      this.#store ??= openStore(config.storePath, { cacheKiB: STREAM_CACHE_KIB });
       const last = this.#store.last();
       this.#seq = last?.seq ?? 0;
       this.#hash = last?.hash ?? this.#store.anchor()?.hash ?? GENESIS;

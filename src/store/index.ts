@@ -4,7 +4,7 @@
  */
 export type { ClientIpMatch } from './client-ip.js';
 export { canonicalIp, parseClientIp } from './client-ip.js';
-export { openStore, SERVER_CACHE_KIB } from './database.js';
+export { openStore, SERVER_CACHE_KIB, STREAM_CACHE_KIB } from './database.js';
 export type { ErrorGroupRow } from './error-groups.js';
 export { StoreErrorCode } from './errors.js';
 export type { FilterName, FilterText } from './filters.js';
