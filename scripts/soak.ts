@@ -100,6 +100,9 @@ function processTree(pid: number): number[] {
 }
 
 /** RSS and open fds summed over the process tree, and the RSS of its largest process. */
+/** Peak RSS per process seen so far (the primary first), in MB. */
+const peakByPid = new Map<number, number>();
+
 function procStatus(pid: number): { rssMb: number; maxRssMb: number; fds: number; processes: number } {
   let rss = 0;
   let max = 0;
@@ -111,6 +114,7 @@ function procStatus(pid: number): { rssMb: number; maxRssMb: number; fds: number
       const mb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
       rss += mb;
       max = Math.max(max, mb);
+      peakByPid.set(p, Math.max(peakByPid.get(p) ?? 0, mb));
       fds += fs.readdirSync(`/proc/${p}/fd`).length;
     } catch {
       // a process that just exited
@@ -322,6 +326,7 @@ pools:
       rss_slope_mb_per_min: Number(slope(steady).toFixed(3)),
       processes: end.processes,
       rss_mb_peak_largest_process: Number(peakProcessMb.toFixed(1)),
+      rss_mb_peak_per_process: [...peakByPid.values()].map((mb) => Number(mb.toFixed(1))),
       fds_start: start.fds,
       fds_1s_after_load: fdsIdle1s,
       fds_end: end.fds,
