@@ -30,6 +30,8 @@ export interface WorkerView {
 interface Slot {
   id: number;
   worker: Worker;
+  /** It listens (its `ready` came); until then it is starting. */
+  ready: boolean;
   stats: WorkerStats | null;
   requests: number;
   drained: ((cut: number) => void) | null;
@@ -103,7 +105,7 @@ export class ClusterPrimary {
 
   #fork(id: number): Promise<void> {
     const worker = cluster.fork({ TOLLGATE_WORKER: String(id) });
-    const slot: Slot = { id, worker, stats: null, requests: 0, drained: null };
+    const slot: Slot = { id, worker, ready: false, stats: null, requests: 0, drained: null };
     this.#slots.set(id, slot);
     return new Promise((resolve, reject) => {
       let started = false;
@@ -118,6 +120,7 @@ export class ClusterPrimary {
           });
         else if (m.t === 'ready') {
           started = true;
+          slot.ready = true;
           slot.stats = m.stats;
           this.#send(slot, { t: 'gate', reason: this.#gate });
           this.#send(slot, { t: 'backends', list: this.#host.backends.health() });
@@ -128,6 +131,8 @@ export class ClusterPrimary {
       });
       worker.on('exit', (code, signal) => {
         if (!started) {
+          this.#slots.delete(id);
+          slot.drained?.(0);
           reject(
             new TollgateError(
               ErrorCode.WORKER,
@@ -215,9 +220,14 @@ export class ClusterPrimary {
     const t = setTimeout(() => {
       if (this.#stopping) return;
       this.#fork(slot.id).then(
-        () => this.#host.events.emit(systemEvent('worker_started', 'success', null, { worker: slot.id })),
-        (err: Error) =>
-          this.#host.logger.log('error', 'a replacement worker failed to start', { error: err.message }),
+        () => {
+          if (!this.#stopping)
+            this.#host.events.emit(systemEvent('worker_started', 'success', null, { worker: slot.id }));
+        },
+        (err: Error) => {
+          if (!this.#stopping)
+            this.#host.logger.log('error', 'a replacement worker failed to start', { error: err.message });
+        },
       );
     }, RESPAWN_MS);
     t.unref();
@@ -290,13 +300,16 @@ export class ClusterPrimary {
     return [...byName.values()];
   }
 
+  /** The workers that listen (a replacement still starting is not listed yet). */
   workers(): WorkerView[] {
-    return [...this.#slots.values()].map((s) => ({
-      id: s.id,
-      pid: s.worker.process.pid ?? null,
-      requests: s.requests,
-      connections: (s.stats?.listeners ?? []).reduce((n, l) => n + l.connections, 0),
-    }));
+    return [...this.#slots.values()]
+      .filter((s) => s.ready)
+      .map((s) => ({
+        id: s.id,
+        pid: s.worker.process.pid ?? null,
+        requests: s.requests,
+        connections: (s.stats?.listeners ?? []).reduce((n, l) => n + l.connections, 0),
+      }));
   }
 
   /** Every worker compiles and applies the new text; rejects with the workers' errors if any refused it. */
@@ -340,7 +353,9 @@ export class ClusterPrimary {
         (slot) =>
           new Promise<number>((resolve) => {
             slot.drained = resolve;
-            this.#send(slot, { t: 'drain', deadlineMs });
+            // a replacement still starting serves nothing yet: it is stopped, not drained
+            if (slot.ready) this.#send(slot, { t: 'drain', deadlineMs });
+            else slot.worker.process.kill('SIGKILL');
           }),
       ),
     );

@@ -10,6 +10,7 @@ import { ClusterWorker } from './worker.js';
 const logger = createStderrLogger();
 const send = (m: ToPrimary, done?: () => void): void => {
   if (process.connected) process.send!(m, undefined, undefined, done);
+  else done?.();
 };
 const worker = new ClusterWorker(logger, send, () => process.exit(0));
 process.on('message', (m: ToWorker) => {

@@ -31,16 +31,20 @@ function get(
   headers: Record<string, string> = {},
 ): Promise<{ status: number; body: string; id: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: p, agent: false, headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => {
-        body += d;
-      });
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, body, id: String(res.headers['x-request-id'] ?? '') }),
-      );
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, path: p, agent: false, headers, timeout: 20_000 },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          body += d;
+        });
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body, id: String(res.headers['x-request-id'] ?? '') }),
+        );
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${p}: no answer within 20 s`)));
     req.on('error', reject);
     req.end();
   });
@@ -268,13 +272,21 @@ admin:
 
   it('SIGTERM drains every worker: the request in flight finishes and is recorded, then all exit', async () => {
     const pids = (await workers()).map((w) => w.pid!);
+    const hits = () => backends.reduce((n, b) => n + (b.hits.get('/slow') ?? 0), 0);
+    const before = hits();
     const slow = get(tg.port, '/slow?ms=1500');
-    await sleep(300);
+    // SIGTERM once the request is in flight at a backend (not while the primary still hands its connection over)
+    await until('the slow request at a backend', () => hits() > before);
     tg.child.kill('SIGTERM');
     const res = await slow;
     assert.equal(res.status, 200);
-    const { code } = await tg.exited;
-    assert.equal(code, 0);
+    const { code } = await Promise.race([
+      tg.exited,
+      sleep(60_000).then(() => {
+        throw new Error(`tollgate did not exit within 60 s of SIGTERM: ${tg.stderr().slice(-3000)}`);
+      }),
+    ]);
+    assert.equal(code, 0, tg.stderr().slice(-3000));
     for (const pid of pids) assert.throws(() => process.kill(pid, 0), 'worker process gone');
     const store = openStore(storePath, { readonly: true });
     try {
