@@ -108,7 +108,6 @@ export class ClusterPrimary {
     const slot: Slot = { id, worker, ready: false, stats: null, requests: 0, drained: null };
     this.#slots.set(id, slot);
     return new Promise((resolve, reject) => {
-      let started = false;
       worker.on('message', (m: ToPrimary) => {
         if (m.t === 'hello')
           this.#send(slot, {
@@ -119,7 +118,6 @@ export class ClusterPrimary {
             canaryToken: this.#canaryToken,
           });
         else if (m.t === 'ready') {
-          started = true;
           slot.ready = true;
           slot.stats = m.stats;
           this.#send(slot, { t: 'gate', reason: this.#gate });
@@ -130,7 +128,7 @@ export class ClusterPrimary {
         } else this.#onMessage(slot, m);
       });
       worker.on('exit', (code, signal) => {
-        if (!started) {
+        if (!slot.ready) {
           this.#slots.delete(id);
           slot.drained?.(0);
           reject(
@@ -166,7 +164,6 @@ export class ClusterPrimary {
       }
       case 'event':
         this.#host.events.emit(m.event);
-        if (m.event.action.startsWith('backend_')) this.#absorb();
         return;
       case 'durable':
         this.#host.durable().then(() => this.#send(slot, { t: 'durable', id: m.id }));
@@ -255,33 +252,7 @@ export class ClusterPrimary {
 
   /** The workers' counters summed into the primary's backend state (it serves nothing itself). */
   #absorb(): void {
-    const registry = this.#host.backends;
-    const sums = new Map<
-      string,
-      { inflight: number; ejected: boolean; ewma: number; n: number; failures: number }
-    >();
-    for (const slot of this.#slots.values()) {
-      for (const b of slot.stats?.backends ?? []) {
-        const key = `${b.pool}/${b.name}`;
-        const s = sums.get(key) ?? { inflight: 0, ejected: false, ewma: 0, n: 0, failures: 0 };
-        s.inflight += b.inflight;
-        s.ejected ||= b.ejected;
-        if (b.ewmaMs > 0) {
-          s.ewma += b.ewmaMs;
-          s.n++;
-        }
-        s.failures = Math.max(s.failures, b.failures);
-        sums.set(key, s);
-      }
-    }
-    for (const state of registry.all()) {
-      const s = sums.get(`${state.pool}/${state.name}`);
-      state.inflight = s?.inflight ?? 0;
-      // a worker's ejection ends in that worker (it records it); here it lasts until its next report
-      state.ejectedUntil = s?.ejected === true ? Number.MAX_SAFE_INTEGER : 0;
-      state.ewmaMs = s === undefined || s.n === 0 ? 0 : s.ewma / s.n;
-      state.consecutiveFailures = s?.failures ?? 0;
-    }
+    this.#host.backends.absorb([...this.#slots.values()].map((s) => s.stats?.backends ?? []));
   }
 
   /** The listeners as the workers report them, connections summed. */

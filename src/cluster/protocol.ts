@@ -1,5 +1,5 @@
 import type { AdminEvent, RequestOutcome } from '../core/index.js';
-import type { BackendHealth } from '../health/index.js';
+import type { BackendHealth, BackendLoad } from '../health/index.js';
 import type { ListenerView } from '../proxy/index.js';
 
 /**
@@ -13,14 +13,7 @@ import type { ListenerView } from '../proxy/index.js';
 /** A worker's counters, sent every STATS_MS: the primary sums them for the metrics and the admin API. */
 export interface WorkerStats {
   listeners: ListenerView[];
-  backends: {
-    pool: string;
-    name: string;
-    inflight: number;
-    ejected: boolean;
-    ewmaMs: number;
-    failures: number;
-  }[];
+  backends: BackendLoad[];
 }
 
 export type ToPrimary =

@@ -41,11 +41,29 @@ function flushSoon(f: OutcomeForwarder): void {
   f.flush();
 }
 
+/** Questions to the primary (a lease, durability) waiting for its answer, by id. */
+class Pending<T> {
+  #next = 0;
+  readonly #waiting = new Map<number, (answer: T) => void>();
+
+  ask(send: (id: number) => void): Promise<T> {
+    const id = ++this.#next;
+    return new Promise((resolve) => {
+      this.#waiting.set(id, resolve);
+      send(id);
+    });
+  }
+
+  answer(id: number, answer: T): void {
+    this.#waiting.get(id)?.(answer);
+    this.#waiting.delete(id);
+  }
+}
+
 /** The rate limiters' shared buckets are the primary's: leases over IPC, never one per request. */
 class PrimaryBuckets implements SharedBuckets {
   readonly up = true;
-  #next = 0;
-  readonly #pending = new Map<number, (l: Lease) => void>();
+  readonly pending = new Pending<Lease>();
   readonly #send: Send;
 
   constructor(send: Send) {
@@ -53,16 +71,7 @@ class PrimaryBuckets implements SharedBuckets {
   }
 
   lease(key: string, rate: number, burst: number, want: number): Promise<Lease> {
-    const id = ++this.#next;
-    return new Promise((resolve) => {
-      this.#pending.set(id, resolve);
-      this.#send({ t: 'lease', id, key, rate, burst, want });
-    });
-  }
-
-  answered(id: number, lease: Lease): void {
-    this.#pending.get(id)?.(lease);
-    this.#pending.delete(id);
+    return this.pending.ask((id) => this.#send({ t: 'lease', id, key, rate, burst, want }));
   }
 }
 
@@ -81,8 +90,7 @@ export class ClusterWorker {
   #proxy: DataPlane | null = null;
   #gate: string | null = null;
   #worker = 0;
-  #durableId = 0;
-  readonly #durable = new Map<number, () => void>();
+  readonly #durable = new Pending<void>();
   #statsTimer: NodeJS.Timeout | null = null;
   readonly #exit: () => void;
 
@@ -106,15 +114,14 @@ export class ClusterWorker {
         this.#proxy?.backends.mirror(m.list);
         return;
       case 'durable':
-        this.#durable.get(m.id)?.();
-        this.#durable.delete(m.id);
+        this.#durable.answer(m.id, undefined);
         return;
       case 'reload':
         return this.#reload(m.id, m.text, m.file);
       case 'drain':
         return this.#drain(m.deadlineMs);
       case 'lease':
-        this.#buckets.answered(m.id, m);
+        this.#buckets.pending.answer(m.id, m);
         return;
     }
   }
@@ -138,7 +145,8 @@ export class ClusterWorker {
       this.#proxy = proxy;
       await proxy.start(plan);
     } catch (err) {
-      this.#send({ t: 'failed', error: err instanceof Error ? err.message : String(err) });
+      // nothing to serve with: say why and go (the primary fails the start, or logs a failed replacement)
+      this.#send({ t: 'failed', error: err instanceof Error ? err.message : String(err) }, this.#exit);
       return;
     }
     this.#send({ t: 'ready', stats: this.#stats() });
@@ -153,26 +161,12 @@ export class ClusterWorker {
   /** durability: strict — what was handed over so far goes now, then the primary says when it is committed. */
   #whenDurable(): Promise<void> {
     this.#forwarder.flush();
-    const id = ++this.#durableId;
-    return new Promise((resolve) => {
-      this.#durable.set(id, resolve);
-      this.#send({ t: 'durable', id });
-    });
+    return this.#durable.ask((id) => this.#send({ t: 'durable', id }));
   }
 
   #stats(): WorkerStats {
     const proxy = this.#proxy!;
-    const backends: WorkerStats['backends'] = [];
-    for (const s of proxy.backends.all())
-      backends.push({
-        pool: s.pool,
-        name: s.name,
-        inflight: s.inflight,
-        ejected: s.ejectedUntil !== 0,
-        ewmaMs: s.ewmaMs,
-        failures: s.consecutiveFailures,
-      });
-    return { listeners: proxy.listenerViews(), backends };
+    return { listeners: proxy.listenerViews(), backends: proxy.backends.loads() };
   }
 
   async #reload(id: number, text: string, file: string): Promise<void> {

@@ -11,6 +11,16 @@ export interface BackendHealth {
   draining: boolean;
 }
 
+/** What a cluster worker reports about one backend: its own share of the load. */
+export interface BackendLoad {
+  pool: string;
+  name: string;
+  inflight: number;
+  ejected: boolean;
+  ewmaMs: number;
+  failures: number;
+}
+
 /**
  * All backends' runtime state, keyed by `pool/backend`. `sync(plan)` is called on start and on
  * every reload: state of backends that stay (same pool, name and address) is kept; new ones are
@@ -108,6 +118,54 @@ export class BackendRegistry {
     for (const s of this.#states.values())
       out.push({ pool: s.pool, name: s.name, healthy: s.healthy, draining: s.draining });
     return out;
+  }
+
+  /** This process's load on every backend, as a cluster worker reports it (`absorb` in the primary). */
+  loads(): BackendLoad[] {
+    const out: BackendLoad[] = [];
+    for (const s of this.#states.values())
+      out.push({
+        pool: s.pool,
+        name: s.name,
+        inflight: s.inflight,
+        ejected: s.ejectedUntil !== 0,
+        ewmaMs: s.ewmaMs,
+        failures: s.consecutiveFailures,
+      });
+    return out;
+  }
+
+  /**
+   * The primary of a cluster serves nothing itself: its backend state takes the workers' latest
+   * reports — in-flight summed, ejected if any worker ejected it (until that worker's next report;
+   * the worker records the ejection and its end), latency averaged, failures the most of any worker.
+   */
+  absorb(reports: Iterable<readonly BackendLoad[]>): void {
+    const sums = new Map<
+      string,
+      { inflight: number; ejected: boolean; ewma: number; n: number; failures: number }
+    >();
+    for (const report of reports) {
+      for (const b of report) {
+        const key = `${b.pool}/${b.name}`;
+        const s = sums.get(key) ?? { inflight: 0, ejected: false, ewma: 0, n: 0, failures: 0 };
+        s.inflight += b.inflight;
+        s.ejected ||= b.ejected;
+        if (b.ewmaMs > 0) {
+          s.ewma += b.ewmaMs;
+          s.n++;
+        }
+        s.failures = Math.max(s.failures, b.failures);
+        sums.set(key, s);
+      }
+    }
+    for (const [key, state] of this.#states) {
+      const s = sums.get(key);
+      state.inflight = s?.inflight ?? 0;
+      state.ejectedUntil = s?.ejected === true ? Number.MAX_SAFE_INTEGER : 0;
+      state.ewmaMs = s === undefined || s.n === 0 ? 0 : s.ewma / s.n;
+      state.consecutiveFailures = s?.failures ?? 0;
+    }
   }
 
   /** Runs every active check once now (tests and the admin API use it). */
