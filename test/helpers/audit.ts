@@ -65,6 +65,20 @@ export async function launchTollgate(
   yaml: string,
   listenerExtra = '',
 ): Promise<LiveTollgate> {
+  for (let attempt = 1; ; attempt++) {
+    const live = await launchOnce(dir, dataDir, yaml, listenerExtra);
+    if (live !== 'port taken') return live;
+    // another process took the port between freePort() and tollgate's bind: try another one
+    if (attempt === 3) throw new Error('tollgate could not bind a free port in 3 attempts (EADDRINUSE)');
+  }
+}
+
+async function launchOnce(
+  dir: string,
+  dataDir: string,
+  yaml: string,
+  listenerExtra: string,
+): Promise<LiveTollgate | 'port taken'> {
   const port = await freePort();
   const configPath = path.join(dir, 'tollgate.yaml');
   const extra = listenerExtra === '' ? '' : `, ${listenerExtra}`;
@@ -108,16 +122,27 @@ export async function launchTollgate(
       return code;
     },
   };
+  // Ready means tollgate's own "started" line names the port (a port that merely answers could
+  // be another process's, if one took it after freePort() let go of it) and the port answers.
+  const started = `127.0.0.1:${port}"`;
   const deadline = Date.now() + 15_000;
   for (;;) {
-    if (gone) throw new Error(`tollgate exited before its port answered: ${stderr}`);
-    if (await answers(port)) return live;
+    if (gone) {
+      if (stderr.includes('EADDRINUSE')) return 'port taken';
+      throw new Error(`tollgate exited before its port answered: ${stderr}`);
+    }
+    if (startedLine(stderr, started) && (await answers(port))) return live;
     if (Date.now() > deadline) {
       await live.kill();
       throw new Error(`tollgate did not answer on port ${port} within 15 s: ${stderr}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** Whether tollgate's log has its `started` line, listing a listener on `hostPort`. */
+function startedLine(stderr: string, hostPort: string): boolean {
+  return stderr.split('\n').some((line) => line.includes('"msg":"started"') && line.includes(hostPort));
 }
 
 function answers(port: number): Promise<boolean> {
@@ -131,13 +156,39 @@ function answers(port: number): Promise<boolean> {
   });
 }
 
-/** A free loopback port: listen on port 0, note the port, close. */
+/**
+ * A free loopback port, chosen below the kernel's ephemeral range (where listen(0) and every
+ * outgoing connection take their ports), so that no other test's socket can be handed the same
+ * port between this check and the caller's own bind. Falls back to listen(0).
+ */
 export async function freePort(): Promise<number> {
+  const low = ephemeralLow();
+  for (let i = 0; i < 50 && low > 20_000; i++) {
+    const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
+    if (await bindable(port)) return port;
+  }
   const s = net.createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   const port = (s.address() as AddressInfo).port;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
+}
+
+function ephemeralLow(): number {
+  try {
+    const low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/)[0]);
+    return Number.isInteger(low) ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
 }
 
 /** A fresh temporary folder. */
