@@ -82,6 +82,7 @@ describe('workers: 2', () => {
   const dir = tempDir('tollgate-workers-');
   const dataDir = path.join(dir, 'data');
   const backends: TestBackend[] = [];
+  let lone: TestBackend | undefined;
   let tg: LiveTollgate;
   let adminPort = 0;
   let token = '';
@@ -89,8 +90,12 @@ describe('workers: 2', () => {
   const config = (owner: string) => `workers: 2
 routes:
   - { name: limited, match: { path_prefix: /limited }, pool: p, rate_limit: { rate: 1/s, burst: 10 } }
+  - { name: flaky, match: { path_prefix: /status }, pool: q }
   - { name: r, match: { path_prefix: / }, pool: p, owner: ${owner} }
 pools:
+  - name: q
+    outlier_detection: { consecutive_failures: 1, ejection_time: 60s }
+    backends: [{ name: lone, address: ${lone?.address ?? '127.0.0.1:9'} }]
   - name: p
     algorithm: round_robin
     health_check: { path: /healthz, interval: 200ms, timeout: 500ms, healthy_threshold: 1, unhealthy_threshold: 2 }
@@ -130,6 +135,7 @@ admin:
   before(async () => {
     buildDist();
     for (const name of ['b1', 'b2', 'b3']) backends.push(await startBackend(name));
+    lone = await startBackend('lone');
     adminPort = await freePort();
     fs.mkdirSync(dataDir, { recursive: true });
     storePath = path.join(dataDir, 'audit.db');
@@ -143,6 +149,7 @@ admin:
   after(async () => {
     await tg?.kill();
     for (const b of backends) await b.close();
+    await lone?.close();
   });
 
   it('serves from both worker processes, and one chain in the primary holds every request', async () => {
@@ -253,6 +260,22 @@ admin:
     } finally {
       store.close();
     }
+  });
+
+  it("a worker's own event (a passive ejection) reaches the chain labelled with that worker", async () => {
+    const ids = (await workers()).map((w) => w.id);
+    const res = await get(tg.port, '/status/500');
+    assert.equal(res.status, 500);
+    const ejected = await until('backend_ejected in the store', () => {
+      const e = events('backend_ejected');
+      return e.length > 0 ? e : null;
+    });
+    assert.equal(ejected.length, 1, 'one ejection, by the one worker that saw the failure');
+    const worker = ejected[0]!.tollgate.labels.worker;
+    assert.ok(
+      ids.includes(worker as number),
+      `labelled worker ${String(worker)}, workers are ${ids.join(', ')}`,
+    );
   });
 
   it('a worker that dies is recorded and replaced, and traffic goes on', async () => {

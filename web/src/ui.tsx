@@ -31,6 +31,24 @@ export function Failed({ error, what }: { error: Error; what: string }) {
   );
 }
 
+/**
+ * The state line of a polled resource: its error (shown above the last good data, which stays),
+ * or "Loading" before its first answer; nothing once it has data and no error.
+ */
+export function PollState({
+  of,
+  what,
+  loading = what,
+}: {
+  of: { data: unknown; error: Error | null };
+  what: string;
+  loading?: string;
+}) {
+  if (of.error !== null) return <Failed error={of.error} what={what} />;
+  if (of.data === null) return <Loading what={loading} />;
+  return null;
+}
+
 export function Empty({ children }: { children: ComponentChildren }) {
   return <p class="state empty">{children}</p>;
 }

@@ -5,7 +5,7 @@ import { fmtAgo, fmtDateTime, fmtMs } from '../format.js';
 import { useNow, usePoll } from '../hooks.js';
 import { notify } from '../notify.js';
 import { requestHref } from '../route.js';
-import { Badge, Card, Empty, Failed, Loading } from '../ui.js';
+import { Badge, Card, Empty, PollState } from '../ui.js';
 
 export function AlertsView({ me }: { me: Whoami }) {
   const alerts = usePoll(() => api<Page<AlertItem>>('alerts'), 3000, []);
@@ -18,8 +18,7 @@ export function AlertsView({ me }: { me: Whoami }) {
       <div class="view-head">
         <h1 tabIndex={-1}>Alerts</h1>
       </div>
-      {alerts.error !== null && <Failed error={alerts.error} what="the alerts" />}
-      {alerts.data === null && alerts.error === null && <Loading what="alerts" />}
+      <PollState of={alerts} what="the alerts" loading="alerts" />
       {alerts.data !== null && (
         <>
           <Card title={`Firing and pending (${active.length})`} id="active-title">

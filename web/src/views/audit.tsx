@@ -10,7 +10,7 @@ import { api, enc } from '../api.js';
 import { fmtAgo, fmtCount, fmtDateTime, fmtTime, fmtValue } from '../format.js';
 import { useNow, usePoll } from '../hooks.js';
 import { go } from '../route.js';
-import { Badge, Card, Empty, Failed, Loading } from '../ui.js';
+import { Badge, Card, Empty, PollState } from '../ui.js';
 
 /** What the events table shows; each is one `GET /api/v1/events` query. */
 const KINDS = [
@@ -62,8 +62,7 @@ function Review() {
   const d = r.data;
   return (
     <Card title="Compliance review" id="review-title">
-      {r.error !== null && <Failed error={r.error} what="the compliance review" />}
-      {d === null && r.error === null && <Loading what="the compliance review" />}
+      <PollState of={r} what="the compliance review" />
       {d !== null && (
         <>
           <p class="small" data-review-failed={d.failed}>
@@ -113,8 +112,7 @@ function Pipeline() {
   const d = h.data;
   return (
     <Card title="Audit pipeline" id="pipeline-title">
-      {h.error !== null && <Failed error={h.error} what="the audit pipeline's health" />}
-      {d === null && h.error === null && <Loading what="the pipeline's health" />}
+      <PollState of={h} what="the audit pipeline's health" loading="the pipeline's health" />
       {d !== null && (
         <div class="pipeline">
           <dl class="facts inline">
@@ -277,8 +275,7 @@ function Events({ kind, actor }: { kind: Kind; actor: string }) {
         Every admin API call is an event, this page's own reads included; “Changes and refusals” leaves out
         the successful reads. Newest first.
       </p>
-      {first.error !== null && <Failed error={first.error} what="the admin events" />}
-      {first.data === null && first.error === null && <Loading what="admin events" />}
+      <PollState of={first} what="the admin events" loading="admin events" />
       {first.data !== null && items.length === 0 && <Empty>No admin events match.</Empty>}
       {items.length > 0 && (
         <div class="scroll">

@@ -4,7 +4,7 @@ import { api } from '../api.js';
 import { fmtAgo, fmtBytes, fmtCount, fmtPct, fmtRate, fmtTime } from '../format.js';
 import { useNow, usePoll } from '../hooks.js';
 import { requestHref } from '../route.js';
-import { Card, Empty, Failed, Loading, Segmented } from '../ui.js';
+import { Card, Empty, PollState, Segmented } from '../ui.js';
 
 type Since = '15m' | '1h' | '6h' | '24h';
 const SINCE: readonly (readonly [Since, string])[] = [
@@ -49,8 +49,7 @@ function ErrorGroups() {
         A request failed when it ended in any termination but <code>ok</code>, or a backend answered 5xx.
         Grouped by route, backend and termination; the newest three of each are linked.
       </p>
-      {groups.error !== null && <Failed error={groups.error} what="the error groups" />}
-      {d === null && groups.error === null && <Loading what="errors" />}
+      <PollState of={groups} what="the error groups" loading="errors" />
       {d !== null && d.items.length === 0 && (
         <Empty>No failed requests in the last {SINCE.find(([v]) => v === since)?.[1]}.</Empty>
       )}
@@ -139,8 +138,7 @@ function TopClients() {
         </>
       }
     >
-      {top.error !== null && <Failed error={top.error} what="the top clients" />}
-      {top.data === null && top.error === null && <Loading what="top clients" />}
+      <PollState of={top} what="the top clients" loading="top clients" />
       {top.data !== null && top.data.items.length === 0 && (
         <Empty>
           No {by === 'user' ? 'identified users' : 'clients'} in the last{' '}

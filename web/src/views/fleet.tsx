@@ -2,7 +2,7 @@ import type { FleetAnswer, RequestRecordView, Whoami } from '../../../src/admin/
 import { api } from '../api.js';
 import { fmtAgo } from '../format.js';
 import { useNow, usePoll } from '../hooks.js';
-import { Badge, Card, Empty, Failed, Loading } from '../ui.js';
+import { Badge, Card, Empty, PollState } from '../ui.js';
 import type { Row } from './live.js';
 import { FilterForm, filterQuery, RequestTable } from './live.js';
 
@@ -29,8 +29,7 @@ function Instances() {
   const d = f.data;
   return (
     <Card title="Instances" id="instances-title">
-      {f.error !== null && <Failed error={f.error} what="the fleet" />}
-      {d === null && f.error === null && <Loading what="the fleet" />}
+      <PollState of={f} what="the fleet" />
       {d !== null && (
         <>
           <p class="small" data-fleet={d.fleet ? 'on' : 'off'}>
@@ -105,8 +104,7 @@ function FleetRequests({ self, query }: { self: string; query: URLSearchParams }
         once its instance has shipped it. Only this instance's own requests open their story here.
       </p>
       <FilterForm query={query} base="#/fleet" />
-      {r.error !== null && <Failed error={r.error} what="the fleet's requests" />}
-      {r.data === null && r.error === null && <Loading what="the fleet's requests" />}
+      <PollState of={r} what="the fleet's requests" />
       {r.data !== null && rows.length === 0 && <Empty>No requests in the fleet's store match.</Empty>}
       {rows.length > 0 && <RequestTable rows={rows} self={self} />}
     </Card>

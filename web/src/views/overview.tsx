@@ -12,7 +12,7 @@ import { Chart } from '../chart.js';
 import { fmtCount, fmtDuration, fmtMs, fmtPct, fmtRate } from '../format.js';
 import { usePoll } from '../hooks.js';
 import { notify } from '../notify.js';
-import { Badge, Card, Empty, Failed, Loading, Segmented, Stat } from '../ui.js';
+import { Badge, Card, Empty, Failed, Loading, PollState, Segmented, Stat } from '../ui.js';
 
 type Range = '5m' | '15m' | '1h' | '6h' | '24h';
 const RANGES: readonly (readonly [Range, string])[] = [
@@ -66,8 +66,7 @@ export function OverviewView({ me }: { me: Whoami }) {
       {status.error !== null && <Failed error={status.error} what="the status" />}
       <Traffic stats={stats.data} error={stats.error} />
       <Card title="Pools and backends" id="pools-title">
-        {pools.error !== null && <Failed error={pools.error} what="the pools" />}
-        {pools.data === null && pools.error === null && <Loading what="pools" />}
+        <PollState of={pools} what="the pools" loading="pools" />
         {pools.data !== null && pools.data.length === 0 && <Empty>No pools are configured.</Empty>}
         {pools.data?.map((p) => (
           <PoolTable key={p.pool.name} state={p} canDrain={me.can.drain} onChanged={pools.refresh} />
