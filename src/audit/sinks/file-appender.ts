@@ -33,9 +33,8 @@ export class FileAppender {
    * written are cut off again before the error is thrown, so the sink's retry of the same rows
    * leaves no torn line and no duplicate.
    */
-  append(data: string): void {
+  append(buf: Buffer): void {
     const fd = this.#open();
-    const buf = Buffer.from(data);
     let off = 0;
     try {
       while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);

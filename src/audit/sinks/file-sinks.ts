@@ -4,6 +4,7 @@ import { withHash } from '../chain.js';
 import { combinedLine } from '../combined.js';
 import type { RequestRecord } from '../record.js';
 import { FileAppender } from './file-appender.js';
+import { LineBuffer } from './line-buffer.js';
 import { fileSinkName } from './names.js';
 import type { RecordSink } from './sink.js';
 
@@ -11,14 +12,19 @@ import type { RecordSink } from './sink.js';
 export class JsonlSink implements RecordSink {
   readonly name: string;
   readonly #file: FileAppender;
+  readonly #out = new LineBuffer();
   constructor(file: string, rotateBytes: number | null, keep: number) {
     this.name = fileSinkName('jsonl', file);
     this.#file = new FileAppender(file, rotateBytes, keep);
   }
   ship(rows: readonly StoredRow[]): void {
-    let out = '';
-    for (const r of rows) out += `${withHash(r.rec, r.hash)}\n`;
-    this.#file.append(out);
+    const out = this.#out;
+    out.clear();
+    for (const r of rows) {
+      out.add(withHash(r.rec, r.hash));
+      out.add('\n');
+    }
+    this.#file.append(out.bytes());
   }
   close(): void {
     this.#file.close();
@@ -29,15 +35,20 @@ export class JsonlSink implements RecordSink {
 export class CombinedSink implements RecordSink {
   readonly name: string;
   readonly #file: FileAppender;
+  readonly #out = new LineBuffer();
   constructor(file: string) {
     this.name = fileSinkName('combined', file);
     this.#file = new FileAppender(file);
   }
   ship(rows: readonly StoredRow[]): void {
-    let out = '';
-    for (const r of rows)
-      if (r.kind === 'request') out += `${combinedLine(JSON.parse(r.rec) as RequestRecord)}\n`;
-    if (out !== '') this.#file.append(out);
+    const out = this.#out;
+    out.clear();
+    for (const r of rows) {
+      if (r.kind !== 'request') continue;
+      out.add(combinedLine(JSON.parse(r.rec) as RequestRecord));
+      out.add('\n');
+    }
+    if (out.bytes().length > 0) this.#file.append(out.bytes());
   }
   close(): void {
     this.#file.close();
@@ -47,10 +58,15 @@ export class CombinedSink implements RecordSink {
 /** `stdout`: every record as a JSON line on standard output. */
 export class StdoutSink implements RecordSink {
   readonly name = 'stdout';
+  readonly #out = new LineBuffer();
   ship(rows: readonly StoredRow[]): void {
-    let out = '';
-    for (const r of rows) out += `${withHash(r.rec, r.hash)}\n`;
-    const buf = Buffer.from(out);
+    const out = this.#out;
+    out.clear();
+    for (const r of rows) {
+      out.add(withHash(r.rec, r.hash));
+      out.add('\n');
+    }
+    const buf = out.bytes();
     let off = 0;
     while (off < buf.length) off += fs.writeSync(1, buf, off, buf.length - off);
   }

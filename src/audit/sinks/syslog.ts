@@ -4,6 +4,7 @@ import os from 'node:os';
 import tls from 'node:tls';
 import type { StoredRow } from '../../store/index.js';
 import { withHash } from '../chain.js';
+import { LineBuffer } from './line-buffer.js';
 import type { NetworkSink } from './network-sink.js';
 
 export interface SyslogOptions {
@@ -82,6 +83,7 @@ export class SyslogSink implements NetworkSink {
   #stream: net.Socket | null = null;
   #udp: dgram.Socket | null = null;
   #broken: Error | null = null;
+  readonly #out = new LineBuffer();
 
   constructor(o: SyslogOptions) {
     this.#o = o;
@@ -92,13 +94,17 @@ export class SyslogSink implements NetworkSink {
     const o = this.#o;
     if (o.protocol === 'udp') return this.#sendUdp(rows);
     const socket = await this.#connect();
-    let out = '';
+    // reused: one batch is in flight at a time, and the socket is done with it once the write calls back
+    const out = this.#out;
+    out.clear();
     for (const r of rows) {
       const msg = formatSyslog(r, o.facility, o.appName, this.#host, process.pid);
-      out += `${Buffer.byteLength(msg)} ${msg}`;
+      out.add(`${Buffer.byteLength(msg)} ${msg}`);
     }
     await new Promise<void>((resolve, reject) => {
-      socket.write(out, (err) => (err ? reject(err) : this.#broken ? reject(this.#broken) : resolve()));
+      socket.write(out.bytes(), (err) =>
+        err ? reject(err) : this.#broken ? reject(this.#broken) : resolve(),
+      );
     });
   }
 
