@@ -1,12 +1,12 @@
-import { isoMicros, parseDuration } from '../core/index.js';
-import { parseTime } from '../store/index.js';
 import type {
   AuditHealthAnswer,
   ChainProgressView,
   ErrorGroupsView,
   StatsView,
   Whoami,
-} from './api-types.js';
+} from '../core/index.js';
+import { isoMicros, parseDuration } from '../core/index.js';
+import { parseTime } from '../store/index.js';
 import type { AdminContext } from './host.js';
 import type { Reply } from './http.js';
 import { ApiError, ok } from './http.js';

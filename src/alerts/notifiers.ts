@@ -1,44 +1,8 @@
 import type { NotifierPlan } from '../config/index.js';
-import type { Logger } from '../core/index.js';
+import type { AlertItem, Logger } from '../core/index.js';
 
 /** An alert as notifiers and the API see it. */
-export interface AlertView {
-  schema: 'tollgate.alert/1';
-  id: string;
-  status: 'pending' | 'firing' | 'resolved';
-  rule: string;
-  when: string;
-  key: string;
-  summary: string;
-  value: number;
-  value_text: string;
-  threshold: string | null;
-  window: string;
-  for: string;
-  route: string | null;
-  pool: string | null;
-  backend: string | null;
-  client: string | null;
-  owner: string | null;
-  started_at: string;
-  fired_at: string | null;
-  resolved_at: string | null;
-  silenced_until: string | null;
-  top_clients: readonly { key: string; requests: number; errors: number; bytes: number }[];
-  samples: readonly {
-    request_id: string;
-    status: number;
-    termination: string;
-    backend: string | null;
-    duration_ms: number;
-    client: string;
-    error: string | null;
-    explain: string;
-    url: string | null;
-  }[];
-  errors: readonly string[];
-  instance: string;
-}
+export type AlertView = AlertItem;
 
 const TRIES = 4;
 const FIRST_BACKOFF_MS = 250;

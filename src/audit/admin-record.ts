@@ -1,25 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { AdminEvent } from '../core/index.js';
+import type { AdminEvent, AdminRecordView } from '../core/index.js';
 import { isoMicros } from '../core/index.js';
 
 export const ADMIN_SCHEMA = 'tollgate.admin/1';
 
 /** A `tollgate.admin/1` record (SPEC §3): who did what, from where, with what result. */
-export interface AdminRecord {
-  schema: typeof ADMIN_SCHEMA;
-  '@timestamp': string;
-  event: { id: string; action: string; outcome: 'success' | 'failure'; reason: string | null };
-  user: { name: string; roles: string[] };
-  source: { address: string | null };
-  http: { request: { method: string | null } };
-  url: { path: string | null };
-  tollgate: {
-    diff: unknown;
-    labels: AdminEvent['labels'];
-    instance: string;
-    chain: { seq: number | null; hash: string | null };
-  };
-}
+export type AdminRecord = AdminRecordView;
 
 export function buildAdminRecord(e: AdminEvent, instance: string, nowMs: number): AdminRecord {
   return {

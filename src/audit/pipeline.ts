@@ -1,6 +1,14 @@
 import { Worker } from 'node:worker_threads';
 import type { AuditPlan, RuntimePlan } from '../config/index.js';
-import type { AdminEvent, Clock, EventSink, Logger, OutcomeObserver, RequestOutcome } from '../core/index.js';
+import type {
+  AdminEvent,
+  AuditHealthView,
+  Clock,
+  EventSink,
+  Logger,
+  OutcomeObserver,
+  RequestOutcome,
+} from '../core/index.js';
 import { systemEvent } from '../core/index.js';
 import { buildAdminRecord } from './admin-record.js';
 import { serializeRequestRecord } from './serialize.js';
@@ -18,22 +26,7 @@ export const QUEUE_LIMIT_FACTOR = 10;
 const HANDOVER_MS = 5;
 const HANDOVER_RECORDS = 512;
 
-export interface AuditHealth {
-  state: 'starting' | 'ok' | 'failing' | 'stopped';
-  reason: string | null;
-  /** Records handed to the pipeline and not yet committed. */
-  queued: number;
-  /** Records that could not be kept (must stay 0). */
-  lost: number;
-  /** Records committed since start. */
-  committed: number;
-  lastSeq: number;
-  /** Per sink: records committed but not yet shipped. */
-  lag: Record<string, number>;
-  /** Per network sink: records it delivered since the start. */
-  shipped: Record<string, number>;
-  sinkErrors: Record<string, string>;
-}
+export type AuditHealth = AuditHealthView;
 
 export interface AuditPipelineOptions {
   instance: string;

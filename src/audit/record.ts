@@ -1,4 +1,4 @@
-import type { AttemptOutcome, RequestOutcome } from '../core/index.js';
+import type { AttemptOutcome, AttemptView, RequestOutcome, RequestRecordView } from '../core/index.js';
 import { isoMicros } from '../core/index.js';
 import type { Redaction } from './redact.js';
 import { captureHeaders, redactQuery } from './redact.js';
@@ -6,59 +6,8 @@ import { captureHeaders, redactQuery } from './redact.js';
 export const REQUEST_SCHEMA = 'tollgate.request/1';
 
 /** A `tollgate.request/1` record (SPEC §3): nested objects, OpenTelemetry / ECS field names. */
-export interface RequestRecord {
-  schema: typeof REQUEST_SCHEMA;
-  '@timestamp': string;
-  event: { start: string; end: string; duration: number };
-  http: {
-    request: { id: string; method: string; header: Record<string, string>; body: { size: number } };
-    response: { status_code: number; body: { size: number } };
-  };
-  trace: { id: string };
-  span: { id: string };
-  client: { address: string; port: number | null };
-  network: { peer: { address: string; port: number | null } };
-  user_agent: { original: string | null };
-  url: { path: string; query: string | null };
-  server: { address: string | null; port: number | null };
-  tls: { protocol: { version: string | null }; cipher: string | null; server_name: string | null };
-  user: { name: string | null };
-  error: { type: string | null; message: string | null };
-  tollgate: {
-    identity: { method: string };
-    listener: string;
-    route: string | null;
-    pool: string | null;
-    owner: string | null;
-    tags: Record<string, string> | null;
-    backend: { name: string | null; address: string | null };
-    upstream: { status_code: number | null };
-    timings: {
-      queue: number | null;
-      connect: number | null;
-      upstream_headers: number | null;
-      upstream_total: number | null;
-    };
-    attempts: RecordAttempt[];
-    termination: string;
-    upgrade: boolean;
-    /** Tollgate's own canary request (audit.canary). */
-    canary: boolean;
-    instance: string;
-    chain: { seq: number | null; hash: string | null };
-  };
-}
-
-export interface RecordAttempt {
-  backend: string;
-  address: string;
-  start: string;
-  connect_ms: number | null;
-  duration_ms: number | null;
-  status_code: number | null;
-  termination: string;
-  error: string | null;
-}
+export type RequestRecord = RequestRecordView;
+export type RecordAttempt = AttemptView;
 
 function round3(n: number | null): number | null {
   return n === null ? null : Math.round(n * 1000) / 1000;

@@ -1,3 +1,4 @@
+export type * from './api-types.js';
 export type { Clock } from './clock.js';
 export { FakeClock, isoMicros, systemClock } from './clock.js';
 export type { ErrorSource, TollgateErrorOptions } from './errors.js';

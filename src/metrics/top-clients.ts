@@ -1,4 +1,4 @@
-import type { Clock } from '../core/index.js';
+import type { Clock, TopClientView } from '../core/index.js';
 import { ErrorCode, TollgateError } from '../core/index.js';
 import { SpaceSaving } from './space-saving.js';
 
@@ -16,16 +16,7 @@ export interface TopClientsOptions {
 }
 
 /** One row of top(): the field names are those of the admin API. */
-export interface TopClient {
-  key: string;
-  /** Upper bound of the requests in the window: `requests − error_bound ≤ true ≤ requests`. */
-  requests: number;
-  /** Errors counted while the key held a counter: exact when error_bound is 0, else a lower bound. */
-  errors: number;
-  /** Bytes counted while the key held a counter: exact when error_bound is 0, else a lower bound. */
-  bytes: number;
-  error_bound: number;
-}
+export type TopClient = TopClientView;
 
 export interface TopClientsStats {
   buckets: number;

@@ -1,4 +1,4 @@
-import type { ApiErrorBody } from '../../src/admin/api-types.js';
+import type { ApiErrorBody } from '../../src/core/api-types.js';
 
 /**
  * Every figure on the page comes from the admin API (`/api/v1`) with the token the person

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { Whoami } from '../../src/admin/api-types.js';
+import type { Whoami } from '../../src/core/api-types.js';
 import { ApiFailure, api, session } from './api.js';
 import { dismiss, useNotes } from './notify.js';
 import type { View } from './route.js';

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import type { AlertItem, Page, Whoami } from '../../../src/admin/api-types.js';
+import type { AlertItem, Page, Whoami } from '../../../src/core/api-types.js';
 import { api, enc } from '../api.js';
 import { fmtAgo, fmtDateTime, fmtMs } from '../format.js';
 import { useNow, usePoll } from '../hooks.js';

@@ -5,7 +5,7 @@ import type {
   DiffEntry,
   Page,
   ReviewAnswer,
-} from '../../../src/admin/api-types.js';
+} from '../../../src/core/api-types.js';
 import { api, enc } from '../api.js';
 import { fmtAgo, fmtCount, fmtDateTime, fmtTime, fmtValue } from '../format.js';
 import { useNow, usePoll } from '../hooks.js';

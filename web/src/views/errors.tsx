@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import type { ErrorGroupsView, TopClientsAnswer } from '../../../src/admin/api-types.js';
+import type { ErrorGroupsView, TopClientsAnswer } from '../../../src/core/api-types.js';
 import { api } from '../api.js';
 import { fmtAgo, fmtBytes, fmtCount, fmtPct, fmtRate, fmtTime } from '../format.js';
 import { useNow, usePoll } from '../hooks.js';

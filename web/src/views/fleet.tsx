@@ -1,4 +1,4 @@
-import type { FleetAnswer, RequestRecordView, Whoami } from '../../../src/admin/api-types.js';
+import type { FleetAnswer, RequestRecordView, Whoami } from '../../../src/core/api-types.js';
 import { api } from '../api.js';
 import { fmtAgo } from '../format.js';
 import { useNow, usePoll } from '../hooks.js';

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { Page, RequestRecordView } from '../../../src/admin/api-types.js';
+import type { Page, RequestRecordView } from '../../../src/core/api-types.js';
 // the contract's list itself (core/termination has no imports, so the bundle takes just this)
 import { TERMINATIONS } from '../../../src/core/termination.js';
 import { api } from '../api.js';

@@ -6,7 +6,7 @@ import type {
   StatsView,
   StatusView,
   Whoami,
-} from '../../../src/admin/api-types.js';
+} from '../../../src/core/api-types.js';
 import { api, enc } from '../api.js';
 import { Chart } from '../chart.js';
 import { fmtCount, fmtDuration, fmtMs, fmtPct, fmtRate } from '../format.js';

@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import type { AttemptView, RequestRecordView } from '../../../src/admin/api-types.js';
+import type { AttemptView, RequestRecordView } from '../../../src/core/api-types.js';
 import { ApiFailure, api, enc } from '../api.js';
 import { fmtBytes, fmtDateTime, fmtMs, fmtTime, isoMs, statusClass } from '../format.js';
 import { usePoll } from '../hooks.js';

@@ -1,7 +1,8 @@
 /**
- * The admin API's answers as the dashboard (`web/`) reads them. This file imports nothing, so
- * web/ can import it type-only without pulling Node types into the browser build; the server's
- * own types are checked against these in api-types-check.ts (a mismatch fails `tsc`).
+ * The admin API's answers and the record formats, as the server writes them and the dashboard
+ * (`web/`) reads them: one definition for both. This file imports nothing, so web/ can import it
+ * type-only without pulling Node types into the browser build; the server's modules take their
+ * wire types from here (audit's records and health, the alerts, the top clients).
  */
 
 export type ApiRole = 'viewer' | 'operator' | 'admin';
@@ -77,11 +78,16 @@ export interface BackendView {
 export interface AuditHealthView {
   state: 'starting' | 'ok' | 'failing' | 'stopped';
   reason: string | null;
+  /** Records handed to the pipeline and not yet committed. */
   queued: number;
+  /** Records that could not be kept (must stay 0). */
   lost: number;
+  /** Records committed since start. */
   committed: number;
   lastSeq: number;
+  /** Per sink: records committed but not yet shipped. */
   lag: Record<string, number>;
+  /** Per network sink: records it delivered since the start. */
   shipped: Record<string, number>;
   sinkErrors: Record<string, string>;
 }
@@ -207,8 +213,11 @@ export interface ErrorGroupsView {
 /** `GET /api/v1/clients/top`. */
 export interface TopClientView {
   key: string;
+  /** Upper bound of the requests in the window: `requests − error_bound ≤ true ≤ requests`. */
   requests: number;
+  /** Errors counted while the key held a counter: exact when error_bound is 0, else a lower bound. */
   errors: number;
+  /** Bytes counted while the key held a counter: exact when error_bound is 0, else a lower bound. */
   bytes: number;
   error_bound: number;
 }
@@ -305,6 +314,7 @@ export interface RequestRecordView {
     attempts: AttemptView[];
     termination: string;
     upgrade: boolean;
+    /** Tollgate's own canary request (audit.canary). */
     canary: boolean;
     instance: string;
     chain: { seq: number | null; hash: string | null };
