@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { RuntimePlan } from '../config/index.js';
+import type { ReviewAnswer } from '../core/index.js';
 import { formatSpan, parseDuration } from '../core/index.js';
 import type { Baseline, CheckId } from './baseline.js';
 import type { ClockSync } from './clock-sync.js';
@@ -47,13 +48,8 @@ export interface CheckResult {
   reason: string;
 }
 
-export interface ReviewReport {
-  schema: 'tollgate.review/1';
-  at: string;
-  baseline: { name: string; file: string };
-  config: string;
-  passed: number;
-  failed: number;
+/** The review as the admin API and the dashboard read it (core's `ReviewAnswer`), with this module's check ids. */
+export interface ReviewReport extends ReviewAnswer {
   checks: CheckResult[];
 }
 
