@@ -4,6 +4,9 @@ import type { RequestOutcome } from '../src/core/index.js';
  * A synthetic request outcome like the benchmark's traffic (one attempt, a tag, a redacted query
  * parameter every third request, a 503 every fiftieth), for the writer and IPC benchmarks.
  */
+/** One tags object for every outcome, as a route's (frozen in the plan) is in production. */
+const TAGS: Readonly<Record<string, string>> = Object.freeze({ env: 'prod' });
+
 export function benchOutcome(i: number, base: number): RequestOutcome {
   return {
     // time-ordered like core's newRequestId: 12 hex digits of ms, then 20 (here: the counter)
@@ -36,7 +39,7 @@ export function benchOutcome(i: number, base: number): RequestOutcome {
     route: 'api',
     pool: 'api',
     owner: 'team-payments',
-    tags: { env: 'prod' },
+    tags: TAGS,
     backendName: `api-${i % 3}`,
     backendAddress: `127.0.0.1:${9001 + (i % 3)}`,
     upstreamStatus: 200,

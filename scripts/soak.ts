@@ -99,10 +99,10 @@ function processTree(pid: number): number[] {
   return out;
 }
 
-/** RSS and open fds summed over the process tree, and the RSS of its largest process. */
 /** Peak RSS per process seen so far (the primary first), in MB. */
 const peakByPid = new Map<number, number>();
 
+/** RSS and open fds summed over the process tree, and the RSS of its largest process. */
 function procStatus(pid: number): { rssMb: number; maxRssMb: number; fds: number; processes: number } {
   let rss = 0;
   let max = 0;

@@ -15,28 +15,6 @@ function s(v: string | null): string {
   return v === null ? 'null' : str(v);
 }
 
-/**
- * The JSON text of a string that repeats from record to record (names from the config, backend
- * addresses, the instance): escaped once, then looked up. Bounded: past CONSTANTS_MAX distinct
- * strings the table starts over.
- */
-const CONSTANTS_MAX = 4096;
-const constants = new Map<string, string>();
-
-function c(v: string): string {
-  let json = constants.get(v);
-  if (json === undefined) {
-    if (constants.size >= CONSTANTS_MAX) constants.clear();
-    json = str(v);
-    constants.set(v, json);
-  }
-  return json;
-}
-
-function cn(v: string | null): string {
-  return v === null ? 'null' : c(v);
-}
-
 function n(v: number | null): string {
   return v === null ? 'null' : String(v);
 }
@@ -63,18 +41,6 @@ function ms(v: number | null): string {
   return x < 0 ? `-${text}` : text;
 }
 
-/** A route's tags (frozen in the plan) as JSON, written once per tags object. */
-const tagsJson = new WeakMap<object, string>();
-
-function tags(m: Readonly<Record<string, string>>): string {
-  let json = tagsJson.get(m);
-  if (json === undefined) {
-    json = stringMap(m);
-    if (Object.isFrozen(m)) tagsJson.set(m, json);
-  }
-  return json;
-}
-
 function stringMap(m: Readonly<Record<string, string>>): string {
   let out = '{';
   let first = true;
@@ -98,8 +64,7 @@ interface CompiledCapture {
   readonly direct: boolean;
 }
 
-let lastRedaction: Redaction | null = null;
-let lastCapture: CompiledCapture | null = null;
+const compiled = new WeakMap<Redaction, CompiledCapture>();
 
 function compileCapture(r: Redaction): CompiledCapture {
   const names = r.captureHeaders;
@@ -115,11 +80,11 @@ function compileCapture(r: Redaction): CompiledCapture {
 }
 
 function headerMap(headers: RequestOutcome['requestHeaders'], r: Redaction): string {
-  if (r !== lastRedaction) {
-    lastCapture = compileCapture(r);
-    lastRedaction = r;
+  let cc = compiled.get(r);
+  if (cc === undefined) {
+    cc = compileCapture(r);
+    compiled.set(r, cc);
   }
-  const cc = lastCapture!;
   if (!cc.direct) return stringMap(captureHeaders(headers, r));
   let out = '{';
   for (let i = 0; i < cc.names.length; i++) {
@@ -130,13 +95,29 @@ function headerMap(headers: RequestOutcome['requestHeaders'], r: Redaction): str
   return `${out}}`;
 }
 
+/** Bound of the caches below: past it a cache starts over. */
+const CACHE_MAX = 4096;
+
+/** The JSON text of a string that repeats from record to record (the method, the instance): escaped once. */
+const constants = new Map<string, string>();
+
+function c(v: string): string {
+  let json = constants.get(v);
+  if (json === undefined) {
+    if (constants.size >= CACHE_MAX) constants.clear();
+    json = str(v);
+    constants.set(v, json);
+  }
+  return json;
+}
+
 /** An attempt's `{"backend":…,"address":…,"start":"` per backend (names and addresses come from the config). */
 const attemptHeads = new Map<string, { address: string; json: string }>();
 
 function attemptHead(backend: string, address: string): string {
   let h = attemptHeads.get(backend);
   if (h === undefined || h.address !== address) {
-    if (attemptHeads.size >= CONSTANTS_MAX) attemptHeads.clear();
+    if (attemptHeads.size >= CACHE_MAX) attemptHeads.clear();
     h = { address, json: `{"backend":${str(backend)},"address":${str(address)},"start":"` };
     attemptHeads.set(backend, h);
   }
@@ -195,10 +176,10 @@ function placement(o: RequestOutcome): string {
   )
     return p.json;
   const json =
-    `"identity":{"method":${c(o.identityMethod)}},"listener":${c(o.listener)},"route":${cn(o.route)},` +
-    `"pool":${cn(o.pool)},"owner":${cn(o.owner)},"tags":${o.tags === null ? 'null' : tags(o.tags)},` +
-    `"backend":{"name":${cn(o.backendName)},"address":${cn(o.backendAddress)}},`;
-  if (placements.size >= CONSTANTS_MAX) placements.clear();
+    `"identity":{"method":${str(o.identityMethod)}},"listener":${str(o.listener)},"route":${s(o.route)},` +
+    `"pool":${s(o.pool)},"owner":${s(o.owner)},"tags":${o.tags === null ? 'null' : stringMap(o.tags)},` +
+    `"backend":{"name":${s(o.backendName)},"address":${s(o.backendAddress)}},`;
+  if (placements.size >= CACHE_MAX) placements.clear();
   placements.set(key, {
     identity: o.identityMethod,
     listener: o.listener,

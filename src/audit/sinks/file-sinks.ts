@@ -20,10 +20,7 @@ export class JsonlSink implements RecordSink {
   ship(rows: readonly StoredRow[]): void {
     const out = this.#out;
     out.clear();
-    for (const r of rows) {
-      out.add(withHash(r.rec, r.hash));
-      out.add('\n');
-    }
+    for (const r of rows) out.addLine(withHash(r.rec, r.hash));
     this.#file.append(out.bytes());
   }
   close(): void {
@@ -43,11 +40,8 @@ export class CombinedSink implements RecordSink {
   ship(rows: readonly StoredRow[]): void {
     const out = this.#out;
     out.clear();
-    for (const r of rows) {
-      if (r.kind !== 'request') continue;
-      out.add(combinedLine(JSON.parse(r.rec) as RequestRecord));
-      out.add('\n');
-    }
+    for (const r of rows)
+      if (r.kind === 'request') out.addLine(combinedLine(JSON.parse(r.rec) as RequestRecord));
     if (out.bytes().length > 0) this.#file.append(out.bytes());
   }
   close(): void {
@@ -62,10 +56,7 @@ export class StdoutSink implements RecordSink {
   ship(rows: readonly StoredRow[]): void {
     const out = this.#out;
     out.clear();
-    for (const r of rows) {
-      out.add(withHash(r.rec, r.hash));
-      out.add('\n');
-    }
+    for (const r of rows) out.addLine(withHash(r.rec, r.hash));
     const buf = out.bytes();
     let off = 0;
     while (off < buf.length) off += fs.writeSync(1, buf, off, buf.length - off);

@@ -33,13 +33,13 @@ describe('LineBuffer', () => {
     }
   });
 
-  it('starts empty after clear, also after a batch that grew it', () => {
+  it('starts empty after clear, also after a batch that grew it; addLine ends the line', () => {
     const out = new LineBuffer();
     out.add('x'.repeat(2 * 1024 * 1024));
     assert.equal(out.bytes().length, 2 * 1024 * 1024);
     out.clear();
     assert.equal(out.bytes().length, 0);
-    out.add('{"a":1}\n');
+    out.addLine('{"a":1}');
     assert.equal(out.bytes().toString(), '{"a":1}\n');
   });
 });

@@ -25,6 +25,12 @@ export class LineBuffer {
     this.#length += this.#buf.write(text, this.#length, 'utf8');
   }
 
+  /** `text`, then a newline. */
+  addLine(text: string): void {
+    this.add(text);
+    this.add('\n');
+  }
+
   /** What was added since the last clear (a view of the buffer: valid until the next add or clear). */
   bytes(): Buffer {
     return this.#buf.subarray(0, this.#length);
